@@ -1,0 +1,412 @@
+//! SCIM operations on one endpoint: each is HTTP-free and backend-free, built from the
+//! protocol layer (`scim`), the mapping (`mapping`) and a connector.
+
+pub mod bulk;
+pub mod error;
+pub mod list;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use crate::connector::{ChangeSet, Connector, ReadSet, Record, RelationDelta};
+use crate::mapping::ResourceType;
+use crate::mapping::model::Target;
+use crate::mapping::record::{self, RefContext};
+use crate::scim::ScimError;
+use crate::scim::filter::FilterLimits;
+use crate::scim::patch;
+use crate::scim::projection::Projection;
+use crate::scim::resource::{self, WriteMode};
+use crate::scim::schema::Mutability;
+
+/// Limits of an endpoint, from `[server]`.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub filter: FilterLimits,
+    pub max_results: u64,
+    pub default_count: u64,
+    pub bulk_max_operations: usize,
+    pub bulk_max_payload_bytes: usize,
+    pub max_patch_operations: usize,
+}
+
+/// One SCIM service: a base path, its resource types and their connector.
+pub struct Endpoint {
+    pub name: String,
+    /// `/scim/v2`, or `/`.
+    pub base_path: String,
+    pub connector: Arc<dyn Connector>,
+    pub types: Vec<Arc<ResourceType>>,
+    pub limits: Limits,
+}
+
+/// A resource as the engine returns it: the SCIM JSON and its version (for `ETag`).
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub json: Json,
+    pub version: Option<String>,
+}
+
+/// `If-Match` / `If-None-Match` as sent.
+#[derive(Debug, Clone, Default)]
+pub struct Preconditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+/// Outcome of a GET with `If-None-Match`.
+pub enum Got {
+    Resource(Resource),
+    NotModified { version: String },
+}
+
+/// A strong or weak ETag list matches `version` (`W/"3"`), or `*`.
+pub fn etag_matches(header: &str, version: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").trim_matches('"').to_owned();
+    let wanted = strip(version);
+    header.split(',').any(|t| t.trim() == "*" || strip(t) == wanted)
+}
+
+impl Endpoint {
+    pub fn resource_type(&self, endpoint_segment: &str) -> Option<&Arc<ResourceType>> {
+        self.types.iter().find(|t| {
+            t.endpoint
+                .trim_start_matches('/')
+                .eq_ignore_ascii_case(endpoint_segment)
+        })
+    }
+
+    pub fn refs(&self, base_url: &str) -> RefContext {
+        RefContext {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            endpoints: self
+                .types
+                .iter()
+                .map(|t| (t.name.clone(), t.endpoint.clone()))
+                .collect(),
+        }
+    }
+
+    /// What a read must fetch beyond the entry's own fields.
+    fn read_set(&self, rt: &ResourceType, projection: &Projection) -> ReadSet {
+        let mut read = ReadSet::default();
+        for m in &rt.attrs {
+            let wanted = projection.wants(m.path.urn.as_deref(), &m.path.attr, &rt.schema);
+            match &m.target {
+                Target::Child { child, .. } if wanted => {
+                    read.children.insert(child.clone());
+                }
+                Target::Relation { relation, .. } if wanted => {
+                    read.relations.insert(relation.clone());
+                }
+                _ => {}
+            }
+        }
+        read
+    }
+
+    /// Every child and relation: what a full read (PUT) needs.
+    fn read_all(&self, rt: &ResourceType) -> ReadSet {
+        ReadSet {
+            children: rt.entity_spec.children.iter().map(|c| c.name.clone()).collect(),
+            relations: rt.entity_spec.relations.iter().map(|r| r.name.clone()).collect(),
+        }
+    }
+
+    fn render(
+        &self,
+        record: &Record,
+        rt: &ResourceType,
+        refs: &RefContext,
+        projection: Option<&Projection>,
+    ) -> Resource {
+        let mut json = record::from_record(record, rt, refs);
+        record::finish_meta(&mut json, rt, refs);
+        let version = json.pointer("/meta/version").and_then(Json::as_str).map(str::to_owned);
+        if let Some(p) = projection {
+            p.apply(&mut json, &rt.schema);
+        }
+        Resource { json, version }
+    }
+
+    async fn fetch(&self, rt: &ResourceType, id: &str, read: &ReadSet) -> Result<Record, ScimError> {
+        self.connector
+            .get(rt.entity, id, read)
+            .await?
+            .ok_or_else(|| ScimError::not_found(format!("{} {id:?} not found", rt.name)))
+    }
+
+    /// GET /{type}/{id}
+    pub async fn get(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        projection: &Projection,
+        pre: &Preconditions,
+        base_url: &str,
+    ) -> Result<Got, ScimError> {
+        let refs = self.refs(base_url);
+        let record = self.fetch(rt, id, &self.read_set(rt, projection)).await?;
+        let resource = self.render(&record, rt, &refs, Some(projection));
+        if let (Some(inm), Some(v)) = (&pre.if_none_match, &resource.version)
+            && etag_matches(inm, v)
+        {
+            return Ok(Got::NotModified { version: v.clone() });
+        }
+        Ok(Got::Resource(resource))
+    }
+
+    /// POST /{type}
+    pub async fn create(
+        &self,
+        rt: &ResourceType,
+        body: &Json,
+        projection: &Projection,
+        base_url: &str,
+    ) -> Result<Resource, ScimError> {
+        let view = resource::normalize(body, &rt.schema, WriteMode::Create)?;
+        check_required(&view, rt)?;
+        let new = record::prune_for_create(record::to_record(&view, rt, true)?);
+        self.check_unique(rt, &new.fields, None).await?;
+        let stored = self.connector.create(rt.entity, &new).await?;
+        let refs = self.refs(base_url);
+        Ok(self.render(&stored, rt, &refs, Some(projection)))
+    }
+
+    /// PUT /{type}/{id}: the mapped attributes become what the body says.
+    pub async fn replace(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        body: &Json,
+        projection: &Projection,
+        pre: &Preconditions,
+        base_url: &str,
+    ) -> Result<Resource, ScimError> {
+        let refs = self.refs(base_url);
+        let current = self.fetch(rt, id, &self.read_all(rt)).await?;
+        let current_view = self.render(&current, rt, &refs, None);
+        check_if_match(pre, &current_view)?;
+        let view = resource::normalize(body, &rt.schema, WriteMode::Replace)?;
+        check_immutable(rt, &current_view.json, &view)?;
+        check_required(&view, rt)?;
+        let old = record::to_record(&current_view.json, rt, false)?;
+        let new = record::to_record(&view, rt, false)?;
+        let changes = record::diff(&old, &new, rt);
+        self.write(rt, id, &changes, current_view.version.as_deref(), pre)
+            .await?;
+        self.reread(rt, id, projection, &refs).await
+    }
+
+    /// PATCH /{type}/{id}. Returns `None` when the response carries no body (204): for types
+    /// with relations (groups), unless attributes were asked for.
+    pub async fn patch(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        body: &Json,
+        projection: Option<&Projection>,
+        pre: &Preconditions,
+        base_url: &str,
+    ) -> Result<Option<Resource>, ScimError> {
+        let ops = patch::parse_patch(body, &self.limits.filter, self.limits.max_patch_operations)?;
+        let refs = self.refs(base_url);
+        let delta_attrs: Vec<&str> = rt.entity_spec.relations.iter().map(|r| r.name.as_str()).collect();
+        // Children are part of the view PATCH edits; relations travel as deltas only, so a
+        // membership change never reads the member list.
+        let read = ReadSet {
+            children: self.read_all(rt).children,
+            relations: Default::default(),
+        };
+        let current = self.fetch(rt, id, &read).await?;
+        let current_view = self.render(&current, rt, &refs, None);
+        check_if_match(pre, &current_view)?;
+        let mut view = current_view.json.clone();
+        let deltas = patch::apply_patch(&mut view, &ops, &rt.schema, &delta_attrs)?;
+        check_required(&view, rt)?;
+        let old = record::to_record(&current_view.json, rt, false)?;
+        let new = record::to_record(&view, rt, false)?;
+        let mut changes = record::diff(&old, &new, rt);
+        changes.relations.clear();
+        for (attr, d) in deltas {
+            let relation = rt.relation_of(None, &attr).unwrap_or(&attr).to_owned();
+            changes.relations.insert(
+                relation,
+                RelationDelta {
+                    remove_all: d.remove_all,
+                    add: d.add,
+                    remove: d.remove,
+                },
+            );
+        }
+        self.write(rt, id, &changes, current_view.version.as_deref(), pre)
+            .await?;
+        let quiet = !rt.entity_spec.relations.is_empty() && projection.is_none();
+        if quiet {
+            return Ok(None);
+        }
+        let default = Projection::default();
+        self.reread(rt, id, projection.unwrap_or(&default), &refs)
+            .await
+            .map(Some)
+    }
+
+    /// DELETE /{type}/{id}
+    pub async fn delete(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        pre: &Preconditions,
+        base_url: &str,
+    ) -> Result<(), ScimError> {
+        let expected = match &pre.if_match {
+            Some(h) if h.trim() != "*" => {
+                let refs = self.refs(base_url);
+                let current = self.fetch(rt, id, &ReadSet::default()).await?;
+                let view = self.render(&current, rt, &refs, None);
+                check_if_match(pre, &view)?;
+                current.meta.version.clone()
+            }
+            _ => None,
+        };
+        self.connector.delete(rt.entity, id, expected.as_deref()).await?;
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        changes: &ChangeSet,
+        version: Option<&str>,
+        pre: &Preconditions,
+    ) -> Result<(), ScimError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.check_unique(rt, &changes.fields, Some(id)).await?;
+        // The backend re-checks the version at write time when it can (no lost update);
+        // only a backend version is passed down, never a content digest.
+        let expected = if pre.if_match.is_some() && rt.meta.has_version {
+            version.map(|v| v.trim_start_matches("W/").trim_matches('"').to_owned())
+        } else {
+            None
+        };
+        self.connector
+            .modify(rt.entity, id, changes, expected.as_deref())
+            .await?;
+        Ok(())
+    }
+
+    async fn reread(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        projection: &Projection,
+        refs: &RefContext,
+    ) -> Result<Resource, ScimError> {
+        let record = self.fetch(rt, id, &self.read_set(rt, projection)).await?;
+        Ok(self.render(&record, rt, refs, Some(projection)))
+    }
+
+    /// `unique` attributes: a clear 409 before the write, also on schemas without a unique
+    /// index. The backend's own constraint still decides races.
+    async fn check_unique(
+        &self,
+        rt: &ResourceType,
+        fields: &crate::connector::Fields,
+        own_id: Option<&str>,
+    ) -> Result<(), ScimError> {
+        use crate::connector::{CompareOp, FieldRef, Filter, PageRequest, Query};
+        for m in rt
+            .attrs
+            .iter()
+            .filter(|m| m.leaf_def.uniqueness != crate::scim::schema::Uniqueness::None)
+        {
+            let Target::Field { field, .. } = &m.target else {
+                continue;
+            };
+            let Some(value) = fields.get(field).and_then(|v| v.first()) else {
+                continue;
+            };
+            let mut terms = vec![Filter::Compare {
+                field: FieldRef::Field(field.clone()),
+                op: CompareOp::Eq,
+                value: value.clone(),
+                ignore_case: !m.leaf_def.case_exact && matches!(value, crate::connector::Value::Text(_)),
+            }];
+            if let Some(id) = own_id {
+                terms.push(Filter::negate(Filter::Compare {
+                    field: FieldRef::Id,
+                    op: CompareOp::Eq,
+                    value: crate::connector::Value::Text(id.to_owned()),
+                    ignore_case: false,
+                }));
+            }
+            let query = Query {
+                filter: Filter::and(terms),
+                sort: None,
+                page: PageRequest::Offset { offset: 0, count: 1 },
+                read: ReadSet::default(),
+                want_total: false,
+            };
+            if !self.connector.search(rt.entity, &query).await?.records.is_empty() {
+                return Err(ScimError::uniqueness(format!(
+                    "{} {} is already taken",
+                    m.path,
+                    crate::connector::Value::to_string(value)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_if_match(pre: &Preconditions, current: &Resource) -> Result<(), ScimError> {
+    if let Some(h) = &pre.if_match {
+        let ok = match &current.version {
+            Some(v) => etag_matches(h, v),
+            None => h.trim() == "*",
+        };
+        if !ok {
+            return Err(ScimError::precondition_failed(
+                "the resource has changed since the given version (If-Match)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_required(view: &Json, rt: &ResourceType) -> Result<(), ScimError> {
+    let missing = resource::missing_required(view, &rt.schema);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ScimError::invalid_value(format!(
+            "required attribute(s) missing: {}",
+            missing.join(", ")
+        )))
+    }
+}
+
+/// RFC 7643 §7: an immutable attribute may be set once; a PUT may repeat it but not change it.
+fn check_immutable(rt: &ResourceType, current: &Json, new: &Json) -> Result<(), ScimError> {
+    for m in rt
+        .attrs
+        .iter()
+        .filter(|m| m.leaf_def.mutability == Mutability::Immutable && m.path.sub.is_none())
+    {
+        let get = |j: &Json| resource::attribute_value(j, &rt.schema, m.path.urn.as_deref(), &m.path.attr).cloned();
+        if let (Some(a), Some(b)) = (get(current), get(new))
+            && a != b
+        {
+            return Err(ScimError::mutability(format!("{} is immutable", m.path)));
+        }
+    }
+    Ok(())
+}
+
+/// Relation deltas keyed by relation name, for tests and `map`.
+pub type Deltas = BTreeMap<String, RelationDelta>;

@@ -1,0 +1,183 @@
+//! Starts a gateway in-process on a free loopback port, backed by a throwaway SQLite file
+//! with the quickstart mappings, and talks to it over real HTTP.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::Value as Json;
+
+pub const TOKEN: &str = "e2e-test-token";
+
+pub struct Gateway {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: PathBuf,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Json,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn scim_type(&self) -> Option<&str> {
+        self.body.get("scimType").and_then(Json::as_str)
+    }
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("response has an id").to_owned()
+    }
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+impl Gateway {
+    /// The quickstart mappings on a fresh database.
+    pub async fn quickstart() -> Gateway {
+        Self::with_server_settings("").await
+    }
+
+    /// The quickstart with extra `[server]` keys (TOML lines).
+    pub async fn with_server_settings(server: &str) -> Gateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("scim.db");
+        let mappings = repo_path("mappings/quickstart");
+        let config = format!(
+            r#"
+[server]
+{server}
+
+[auth]
+tokens = ["{TOKEN}"]
+
+[connectors.db.sql]
+url = "sqlite:{db}?mode=rwc"
+init_files = ["{schema}"]
+
+[endpoints.main]
+path = "/scim/v2"
+connector = "db"
+mappings = ["{users}", "{groups}"]
+"#,
+            db = db.display(),
+            schema = mappings.join("schema.sql").display(),
+            users = mappings.join("users.toml").display(),
+            groups = mappings.join("groups.toml").display(),
+        );
+        Self::with_config(dir, db, &config).await
+    }
+
+    pub async fn with_config(dir: tempfile::TempDir, db: PathBuf, config_text: &str) -> Gateway {
+        let path = dir.path().join("scimgate.toml");
+        std::fs::write(&path, config_text).expect("write config");
+        let config = scimgate::config::Config::load(&path).unwrap_or_else(|e| panic!("config: {e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = scimgate::app::build(&config, scimgate::app::Files::Disk, Some(addr))
+            .await
+            .unwrap_or_else(|e| panic!("build: {e}"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(scimgate::http::serve(listener, app.state, async move {
+            let _ = rx.await;
+        }));
+        Gateway {
+            base: format!("http://{addr}/scim/v2"),
+            client: reqwest::Client::new(),
+            db,
+            dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, body: Option<String>, headers: &[(&str, &str)]) -> Reply {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.base, path)
+        };
+        let mut req = self
+            .client
+            .request(method, url)
+            .header("Authorization", format!("Bearer {TOKEN}"));
+        if let Some(b) = body {
+            req = req.header("Content-Type", "application/scim+json").body(b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() {
+            Json::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Json::String(text))
+        };
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.raw(Method::GET, path, None, &[]).await
+    }
+    pub async fn post(&self, path: &str, body: &Json) -> Reply {
+        self.raw(Method::POST, path, Some(body.to_string()), &[]).await
+    }
+    pub async fn put(&self, path: &str, body: &Json) -> Reply {
+        self.raw(Method::PUT, path, Some(body.to_string()), &[]).await
+    }
+    pub async fn patch(&self, path: &str, body: &Json) -> Reply {
+        self.raw(Method::PATCH, path, Some(body.to_string()), &[]).await
+    }
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.raw(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Runs a query directly against the backing database (for "nothing was written").
+    pub async fn db_scalar(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        let url = format!("sqlite:{}", self.db.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open db");
+        let row: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&mut conn)
+            .await
+            .expect("query");
+        row.0
+    }
+
+    /// Row counts of every quickstart table, to assert a failed request changed nothing.
+    pub async fn snapshot(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        for t in ["users", "user_emails", "user_phones", "groups", "group_members"] {
+            out.push(self.db_scalar(&format!("SELECT count(*) FROM {t}")).await);
+        }
+        out.push(self.db_scalar("SELECT coalesce(sum(version), 0) FROM users").await);
+        out.push(self.db_scalar("SELECT coalesce(sum(version), 0) FROM groups").await);
+        out
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn user(name: &str) -> Json {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "name": {"givenName": "Barbara", "familyName": "Jensen"},
+        "emails": [{"value": format!("{name}@example.com"), "type": "work", "primary": true}],
+        "active": true
+    })
+}
