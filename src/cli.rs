@@ -219,7 +219,7 @@ pub fn explain_patch(
     };
     let current_view = record::from_record(current.unwrap_or(&empty), rt, &refs);
     let ops = patch::parse_patch(body, &FilterLimits::default(), 10_000)?;
-    let delta_attrs: Vec<&str> = rt.entity_spec.relations.iter().map(|r| r.name.as_str()).collect();
+    let delta_attrs = rt.delta_attributes();
     let mut view = current_view.clone();
     let deltas = patch::apply_patch(&mut view, &ops, &rt.schema, &delta_attrs)?;
     let old = record::to_record(&current_view, rt, false)?;

@@ -213,7 +213,7 @@ impl Endpoint {
     ) -> Result<Option<Resource>, ScimError> {
         let ops = patch::parse_patch(body, &self.limits.filter, self.limits.max_patch_operations)?;
         let refs = self.refs(base_url);
-        let delta_attrs: Vec<&str> = rt.entity_spec.relations.iter().map(|r| r.name.as_str()).collect();
+        let delta_attrs = rt.delta_attributes();
         // Children are part of the view PATCH edits; relations travel as deltas only, so a
         // membership change never reads the member list.
         let read = ReadSet {
@@ -243,7 +243,7 @@ impl Endpoint {
         }
         self.write(rt, id, &changes, current_view.version.as_deref(), pre)
             .await?;
-        let quiet = !rt.entity_spec.relations.is_empty() && projection.is_none();
+        let quiet = !delta_attrs.is_empty() && projection.is_none();
         if quiet {
             return Ok(None);
         }

@@ -164,6 +164,16 @@ impl ResourceType {
         })
     }
 
+    /// Multi-valued references clients write (group `members`): PATCH turns operations on
+    /// them into value deltas instead of reading the whole list.
+    pub fn delta_attributes(&self) -> Vec<&str> {
+        self.attrs
+            .iter()
+            .filter(|m| m.writable() && matches!(m.target, Target::Relation { .. }))
+            .map(|m| m.attr_def.name.as_str())
+            .collect()
+    }
+
     pub fn is_ignored(&self, urn: Option<&str>, attr: &str) -> bool {
         self.ignored.iter().any(|(u, a)| {
             a.eq_ignore_ascii_case(attr)

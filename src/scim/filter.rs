@@ -563,6 +563,22 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         if self.peek() == Some(b'[') {
             let filter = self.parse_bracket_filter(start, &path, ctx)?;
+            // Entra ID filters with `emails[type eq "work"].value eq "x"`, which RFC 7644's
+            // grammar does not have; it means "an element matches both", so it becomes one
+            // value path with the trailing comparison ANDed inside.
+            let filter = if self.peek() == Some(b'.') {
+                self.pos += 1;
+                let sub_at = self.pos;
+                let sub = self.take_while(|b| !is_delimiter(b) && b != b'.');
+                if sub.is_empty() {
+                    return Err(self.err(sub_at, "expected a sub-attribute name after ']."));
+                }
+                let sub_path = AttrPath::simple(sub);
+                let trailing = self.parse_comparison(sub_at, sub, sub_path)?;
+                Filter::And(vec![filter, trailing])
+            } else {
+                filter
+            };
             return Ok(Filter::ValuePath {
                 path,
                 filter: Box::new(filter),
@@ -571,6 +587,12 @@ impl<'a> Parser<'a> {
         if ctx == Ctx::Brackets && (path.urn.is_some() || path.sub.is_some()) {
             return Err(self.err(start, "inside '[…]' a path names a sub-attribute, without a URN or '.'"));
         }
+        self.parse_comparison(start, token, path)
+    }
+
+    /// `"pr"` or `compareOp compValue` after an attribute path.
+    fn parse_comparison(&mut self, start: usize, token: &str, path: AttrPath) -> Result<Filter, ScimError> {
+        self.skip_ws();
         let op_at = self.pos;
         let word = self.take_while(|b| b.is_ascii_alphanumeric());
         if word.eq_ignore_ascii_case("pr") {
