@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS users (
     locale TEXT,
     timezone TEXT,
     profile_url TEXT,
-    active INTEGER NOT NULL DEFAULT 1,
+    active INTEGER DEFAULT 1,
     password_hash TEXT,
     formatted_name TEXT,
     given_name TEXT,

@@ -26,12 +26,14 @@ impl From<ConnectorError> for ScimError {
             ConnectorError::VersionMismatch => {
                 ScimError::precondition_failed("the resource has changed since the given version (If-Match)")
             }
-            ConnectorError::InvalidValue { field, detail } => ScimError::invalid_value(match field {
-                Some(f) => format!("the backend rejected the value of {f}: {detail}"),
-                None => format!("the backend rejected a value: {detail}"),
-            }),
-            ConnectorError::DanglingReference(what) => {
-                ScimError::invalid_value(format!("a referenced resource does not exist: {what}"))
+            ConnectorError::InvalidValue { field, .. } => ScimError::invalid_value(match field {
+                Some(f) => format!("the backend rejected the value of {f}"),
+                None => "the backend rejected a value (a constraint or type check failed)".into(),
+            })
+            .with_cause(cause),
+            ConnectorError::DanglingReference(_) => {
+                ScimError::invalid_value("a referenced resource (a member or a manager) does not exist")
+                    .with_cause(cause)
             }
             ConnectorError::Forbidden(_) => ScimError::new(
                 403,
@@ -39,8 +41,8 @@ impl From<ConnectorError> for ScimError {
                 "the backend does not allow this operation for the gateway's account",
             )
             .with_cause(cause),
-            ConnectorError::Unsupported(detail) => {
-                ScimError::new(501, None, format!("not supported by this backend: {detail}"))
+            ConnectorError::Unsupported(_) => {
+                ScimError::new(501, None, "this operation is not supported by the backend").with_cause(cause)
             }
             ConnectorError::Backend(_) => ScimError::internal(cause),
         }

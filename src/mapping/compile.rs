@@ -1057,6 +1057,24 @@ fn exposed_attr<'a>(
                 .map_or_else(|| s.clone(), |o| (*o).clone())
         })
         .collect();
+    // Only the types the mapping stores are offered, so clients do not send others.
+    let stored_types: Vec<String> = all
+        .iter()
+        .filter_map(|m| match &m.target {
+            Target::Typed { type_value, .. } => Some(type_value.clone()),
+            _ => None,
+        })
+        .fold(Vec::new(), |mut acc, t| {
+            if !acc.contains(&t) {
+                acc.push(t);
+            }
+            acc
+        });
+    if !stored_types.is_empty()
+        && let Some(t) = def.sub_attributes.iter_mut().find(|s| s.name == "type")
+    {
+        t.canonical_values = stored_types;
+    }
     if all.iter().any(|m| m.path.sub.is_some()) {
         def.required = all.iter().any(|m| m.attr_def.required && m.path.sub.is_none());
     }
