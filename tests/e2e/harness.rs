@@ -46,6 +46,11 @@ impl Gateway {
 
     /// The quickstart with extra `[server]` keys (TOML lines).
     pub async fn with_server_settings(server: &str) -> Gateway {
+        Self::with_settings(server, "").await
+    }
+
+    /// The quickstart with extra `[server]` keys and extra `[connectors.db.sql]` keys.
+    pub async fn with_settings(server: &str, connector: &str) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("scim.db");
         let mappings = repo_path("mappings/quickstart");
@@ -60,6 +65,7 @@ tokens = ["{TOKEN}"]
 [connectors.db.sql]
 url = "sqlite:{db}?mode=rwc"
 init_files = ["{schema}"]
+{connector}
 
 [endpoints.main]
 path = "/scim/v2"
@@ -124,6 +130,54 @@ mappings = ["{users}", "{groups}"]
         Reply { status, headers, body }
     }
 
+    /// A request with full control over the body's content type and the `Authorization`
+    /// header (`None` sends none).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, String)>,
+        authorization: Option<&str>,
+    ) -> Reply {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.base, path)
+        };
+        let mut req = self.client.request(method, url);
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        if let Some((content_type, b)) = body {
+            req = req.header("Content-Type", content_type).body(b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() {
+            Json::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Json::String(text))
+        };
+        Reply { status, headers, body }
+    }
+
+    /// The origin (`http://127.0.0.1:port`), for paths outside the SCIM base.
+    pub fn origin(&self) -> String {
+        self.base.trim_end_matches("/scim/v2").to_owned()
+    }
+
+    /// GET of a list with `filter` percent-encoded (and optional extra query text).
+    pub async fn filter(&self, resource: &str, filter: &str) -> Reply {
+        self.get(&format!("{resource}?filter={}", enc(filter))).await
+    }
+
+    /// PATCH with a PatchOp body made of `ops`.
+    pub async fn patch_ops(&self, path: &str, ops: Json) -> Reply {
+        self.patch(path, &patch_body(ops)).await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.raw(Method::GET, path, None, &[]).await
     }
@@ -180,4 +234,34 @@ pub fn user(name: &str) -> Json {
         "emails": [{"value": format!("{name}@example.com"), "type": "work", "primary": true}],
         "active": true
     })
+}
+
+/// Percent-encodes a query value (spaces as `%20`, quotes as `%22`).
+pub fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A PatchOp request body.
+pub fn patch_body(ops: Json) -> Json {
+    serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+/// The `id`s of a ListResponse, in order.
+pub fn ids(list: &Json) -> Vec<String> {
+    list["Resources"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// The `userName`s of a ListResponse, in order.
+pub fn user_names(list: &Json) -> Vec<String> {
+    list["Resources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["userName"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

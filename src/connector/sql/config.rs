@@ -39,6 +39,7 @@ pub struct SqlConnectorConfig {
     /// in-memory database, served over a single connection). `postgres://`, `mysql://` and
     /// `mssql://` are reserved for dialects not yet built into this binary. Write the secret
     /// parts through the configuration's env/file indirection, never inline.
+    #[serde(deserialize_with = "crate::secret::deserialize_resolved")]
     pub url: String,
     /// Upper bound on open connections to the database. Default 8. In-memory SQLite
     /// databases always use one connection (each connection would otherwise see its own

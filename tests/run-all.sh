@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh Debian machine: installs what the tests need, then
+# runs cargo test. As root (apt); without root the package step is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    # Backends the integration tests start on loopback ports (slapd comes with the LDAP
+    # connector; the SQLite quickstart is built in).
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q python3 python3-venv >/dev/null
+fi
+
+# The independent SCIM conformance checker, in a virtualenv of its own (Debian's python
+# refuses system-wide pip installs).
+venv=target/conformance-venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "scim2-tester[httpx2]==0.5.2"
+export SCIMGATE_PYTHON="$PWD/$venv/bin/python"
+export SCIMGATE_REQUIRE_CONFORMANCE=1
+
+cargo test --all-targets "$@"
