@@ -35,6 +35,7 @@ pub async fn check(config: Option<&Path>, offline: bool) -> ExitCode {
         }
     };
     let mut unreachable = false;
+    let mut misconfigured = false;
     for plan in &plans {
         let types: Vec<&str> = plan.compiled.iter().map(|c| c.resource.name.as_str()).collect();
         println!(
@@ -47,7 +48,11 @@ pub async fn check(config: Option<&Path>, offline: bool) -> ExitCode {
         match app::connector_for(plan, &config, files, offline).await {
             Err(e) => {
                 eprintln!("error: {e}");
-                unreachable = true;
+                if offline {
+                    misconfigured = true;
+                } else {
+                    unreachable = true;
+                }
             }
             Ok(c) if !offline => match c.health().await {
                 Ok(()) => println!("  connector {}: reachable", plan.connector_name),
@@ -58,6 +63,9 @@ pub async fn check(config: Option<&Path>, offline: bool) -> ExitCode {
             },
             Ok(_) => {}
         }
+    }
+    if misconfigured {
+        return ExitCode::from(EXIT_CONFIG);
     }
     if unreachable {
         return ExitCode::from(EXIT_UNAVAILABLE);

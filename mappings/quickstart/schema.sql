@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS user_emails (
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     value TEXT NOT NULL,
     type TEXT,
-    is_primary INTEGER NOT NULL DEFAULT 0
+    is_primary INTEGER DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS user_emails_user ON user_emails(user_id);
 CREATE INDEX IF NOT EXISTS user_emails_value ON user_emails(lower(value));
@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS user_phones (
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     value TEXT NOT NULL,
     type TEXT,
-    is_primary INTEGER NOT NULL DEFAULT 0
+    is_primary INTEGER DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS user_phones_user ON user_phones(user_id);
 CREATE TABLE IF NOT EXISTS groups (

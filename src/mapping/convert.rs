@@ -178,7 +178,9 @@ impl Converter {
         use CompareOp::*;
         match self {
             Converter::Lower | Converter::Upper | Converter::Trim | Converter::Text => true,
-            Converter::Affix { .. } => matches!(op, Eq | Ne | Contains | StartsWith | EndsWith),
+            // A fragment (`co`, `sw`, `ew`) is not a whole value: adding the affix to it would
+            // change what it matches.
+            Converter::Affix { .. } => matches!(op, Eq | Ne),
             Converter::Int | Converter::Float | Converter::DateTime(_) => matches!(op, Eq | Ne | Gt | Ge | Lt | Le),
             Converter::Bool(_) | Converter::Values(_) => matches!(op, Eq | Ne),
             Converter::HashArgon2 => false,
@@ -270,7 +272,6 @@ impl Conversion {
         if !self.steps.iter().all(|s| s.preserves(op)) {
             return Literal::Unsupported;
         }
-        // Substring operators convert the fragment with text-only steps; others the value.
         match self.to_backend(v) {
             Ok(Some(value)) => Literal::Value(value),
             Ok(None) | Err(_) => Literal::Impossible,

@@ -596,7 +596,7 @@ fn field_compare(
         (AttrType::Boolean, Json::String(s)) if s.eq_ignore_ascii_case("false") => Json::Bool(false),
         (AttrType::DateTime, Json::String(s)) => match chrono::DateTime::parse_from_rfc3339(s) {
             Ok(dt) => Json::String(iso(&dt.with_timezone(&chrono::Utc))),
-            Err(_) => return Ok(Filter::False),
+            Err(_) => return Ok(if o == ScimOp::Ne { Filter::True } else { Filter::False }),
         },
         _ => value.clone(),
     };

@@ -209,16 +209,22 @@ fn compute_fields(resource: &Json, rt: &ResourceType, create: bool, fields: &mut
     let context = template_context(resource, rt);
     for c in rt.compute.iter().filter(|c| create || !c.on_create_only) {
         let value = match (&c.template, &c.value) {
-            (Some(_), _) => {
-                let text = rt.templates.render(&c.field, &context).map_err(|e| {
-                    ScimError::invalid_value(format!(
+            (Some(_), _) => match rt.templates.render(&c.field, &context) {
+                Ok(text) => Value::Text(text),
+                Err(e) if create => {
+                    return Err(ScimError::invalid_value(format!(
                         "cannot compute backend field {}: {}",
                         c.field,
                         template_error_reason(&e)
-                    ))
-                })?;
-                Value::Text(text)
-            }
+                    )));
+                }
+                // On an update a missing input leaves the stored value as it is, so a change
+                // to unrelated attributes never fails on a template.
+                Err(e) => {
+                    tracing::debug!(field = %c.field, error = %template_error_reason(&e), "computed field left unchanged");
+                    continue;
+                }
+            },
             (None, Some(v)) => v.clone(),
             (None, None) => continue,
         };

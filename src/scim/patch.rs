@@ -21,7 +21,7 @@ use crate::scim::filter::{
     parse_patch_path, validate,
 };
 use crate::scim::resource::{get_ci, normalize_value, resolve_path};
-use crate::scim::schema::{AttrType, AttributeDef, Mutability, ResourceSchema, SchemaDef};
+use crate::scim::schema::{AttrType, AttributeDef, Mutability, ResourceSchema, SchemaDef, standard_schema};
 
 /// The message schema of a PATCH request body (RFC 7644 §3.5.2).
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -358,6 +358,9 @@ impl Patcher<'_> {
         let target = match resolve_target(self.schema, path)? {
             Resolution::Schema(slot) => return self.at_schema(top, slot, action),
             Resolution::Unknown if origin == Origin::ValueKey => return Ok(()),
+            // A standard attribute the mapping does not store (Entra's `roles`): ignored like
+            // an unknown attribute in a body, not refused, so a provisioning job keeps going.
+            Resolution::Unknown if names_unmapped_standard_attribute(self.schema, path) => return Ok(()),
             Resolution::Unknown => {
                 return Err(ScimError::invalid_path(format!(
                     "path '{}' does not name an attribute of this resource",
@@ -525,6 +528,27 @@ fn resolve_target<'s, 'p>(schema: &'s ResourceSchema, path: &'p PatchPath) -> Re
 
 /// A path that is a schema URN alone. The path parser splits such a URN at its last `:`
 /// (`…:enterprise:2.0` + `User`), so the parts are joined back.
+/// Whether `path` names an attribute (and sub-attribute) of the RFC 7643 catalogue entry of
+/// one of the resource's own schemas: `roles` or `roles[primary eq "True"].value` on a User.
+fn names_unmapped_standard_attribute(schema: &ResourceSchema, path: &PatchPath) -> bool {
+    let a = &path.attr;
+    let urn = match a.urn.as_deref() {
+        None => schema.core.id.as_str(),
+        Some(u) if schema.schema(u).is_some() => u,
+        Some(_) => return false,
+    };
+    let Some(standard) = standard_schema(urn) else {
+        return false;
+    };
+    let Some(attr) = standard.attribute(&a.attr) else {
+        return false;
+    };
+    match a.sub.as_deref().or(path.sub.as_deref()) {
+        Some(sub) => attr.sub(sub).is_some(),
+        None => true,
+    }
+}
+
 fn whole_schema<'s>(schema: &'s ResourceSchema, path: &PatchPath) -> Option<Option<&'s SchemaDef>> {
     let urn = path.attr.urn.as_deref()?;
     if path.filter.is_some() || path.sub.is_some() || path.attr.sub.is_some() {
@@ -1928,6 +1952,36 @@ mod tests {
             out["roles"],
             json!([{"value": "Admin", "primary": true}, {"value": "Reader"}])
         );
+    }
+
+    /// Regression (e2e `patch_rule_7_...`): a mapping that does not store `roles` must accept
+    /// and ignore Entra's role operations, while a path naming nothing stays `invalidPath`.
+    #[test]
+    fn unmapped_standard_attribute_paths_are_ignored() {
+        let mut schema = user_schema();
+        schema.core.attributes.retain(|a| a.name != "roles");
+        let ops = json!([
+            {"op": "Add", "path": "roles", "value": ["{\"value\":\"Admin\",\"primary\":true}"]},
+            {"op": "Replace", "path": "roles[primary eq \"True\"].value", "value": "Owner"},
+            {"op": "remove", "path": "roles"},
+            {"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:roles.value", "value": "x"}
+        ]);
+        let (out, deltas) = run(user(), &schema, &[], ops).unwrap();
+        assert_eq!(out, user());
+        assert!(deltas.is_empty());
+        for path in ["rolez", "roles.nope", "urn:example:custom:roles"] {
+            let e = run(user(), &schema, &[], json!([{"op": "add", "path": path, "value": "x"}])).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "{path}");
+        }
+        // The enterprise extension is not one of a Group's schemas.
+        let e = run(
+            group(),
+            &group_schema(),
+            &[],
+            json!([{"op": "add", "path": format!("{E}:department"), "value": "x"}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
     }
 
     #[test]

@@ -55,3 +55,82 @@ async fn scim2_tester_passes_against_the_quickstart() {
     assert!(summary.ends_with("0 failed"), "{summary}");
     eprintln!("scim2-tester: {summary}");
 }
+
+/// Every `scimgate.toml` shipped under `mappings/` and `connectors/`.
+fn shipped_configs() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.file_name().is_some_and(|n| n == "scimgate.toml") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&harness::repo_path("mappings"), &mut out);
+    walk(&harness::repo_path("connectors"), &mut out);
+    out.sort();
+    out
+}
+
+fn scimgate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(args)
+        .output()
+        .expect("run scimgate")
+}
+
+#[test]
+fn every_shipped_config_passes_check_and_its_mapping_tests() {
+    let configs = shipped_configs();
+    assert!(!configs.is_empty(), "no shipped scimgate.toml found");
+    for config in configs {
+        let c = config.to_string_lossy();
+        let check = scimgate(&["check", "--offline", "--config", &c]);
+        assert!(
+            check.status.success(),
+            "check {c}:\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let test = scimgate(&["test", "--config", &c]);
+        let out = String::from_utf8_lossy(&test.stdout);
+        assert!(test.status.success(), "test {c}:\n{out}");
+        assert!(!out.contains(" 0 passed"), "{c} has no [[test]] cases:\n{out}");
+    }
+}
+
+#[test]
+fn builtin_quickstart_passes_check_and_tests() {
+    assert!(scimgate(&["check", "--offline"]).status.success());
+    let test = scimgate(&["test"]);
+    assert!(test.status.success(), "{}", String::from_utf8_lossy(&test.stdout));
+}
+
+#[test]
+fn check_reports_every_error_with_position_and_exit_78() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("m.toml"),
+        "[User]\n[User.sql]\ntable = \"u\"\nid = \"id\"\n[User.attributes]\nuserName = { to = \"login\", requird = true }\nnickname = \"nick\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("scimgate.toml"),
+        "[connectors.db.sql]\nurl = \"sqlite::memory:\"\n[endpoints.main]\nconnector = \"db\"\nmappings = [\"m.toml\"]\n",
+    )
+    .expect("write");
+    let out = scimgate(&[
+        "check",
+        "--offline",
+        "--config",
+        &dir.path().join("scimgate.toml").to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("m.toml:6:"), "{err}");
+    assert!(err.contains("requird"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
