@@ -96,7 +96,13 @@ impl Endpoint {
             }
             _ => None,
         };
-        let sort = sort_path.as_ref().and_then(|p| sort_key(p, descending, rt));
+        // A backend without sorting gets no sort key; the sort then happens in memory
+        // within `scan_limit`, or the request is refused.
+        let can_sort = self.connector.capabilities(rt.entity).sort;
+        let sort = sort_path
+            .as_ref()
+            .and_then(|p| sort_key(p, descending, rt))
+            .filter(|_| can_sort);
         let sort_in_memory = sort_path.is_some() && sort.is_none();
 
         // RFC 7644 §3.4.2.4: startIndex < 1 is 1; a negative count is 0.
