@@ -68,6 +68,14 @@ impl fmt::Display for Secret {
     }
 }
 
+/// For config fields that hold a secret as text: accepts `"inline"`, `{ env = "VAR" }` or
+/// `{ file = "path" }` and resolves it while parsing, so a missing variable is reported at
+/// the key's line.
+pub fn deserialize_resolved<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let source = SecretSource::deserialize(d)?;
+    source.resolve().map(|s| s.0).map_err(serde::de::Error::custom)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,12 +96,4 @@ mod tests {
         assert_eq!(s.expose(), "tok");
         std::fs::remove_file(path).unwrap();
     }
-}
-
-/// For config fields that hold a secret as text: accepts `"inline"`, `{ env = "VAR" }` or
-/// `{ file = "path" }` and resolves it while parsing, so a missing variable is reported at
-/// the key's line.
-pub fn deserialize_resolved<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let source = SecretSource::deserialize(d)?;
-    source.resolve().map(|s| s.0).map_err(serde::de::Error::custom)
 }

@@ -284,11 +284,7 @@ pub fn normalize_base_path(p: &str) -> String {
 }
 
 fn compiled_kinds() -> Vec<&'static str> {
-    #[allow(unused_mut)]
-    let mut kinds = Vec::new();
-    #[cfg(feature = "connector-sqlite")]
-    kinds.push("sql (sqlite)");
-    kinds
+    [(cfg!(feature = "connector-sqlite"), "sql (sqlite)")].into_iter().filter(|(on, _)| *on).map(|(_, k)| k).collect()
 }
 
 #[cfg(test)]
