@@ -99,6 +99,14 @@ impl Endpoint {
         // A backend without sorting gets no sort key; the sort then happens in memory
         // within `scan_limit`, or the request is refused.
         let can_sort = self.connector.capabilities(rt.entity).sort;
+        if let Some(p) = &sort_path {
+            let urn = p.urn.as_deref().filter(|u| !u.eq_ignore_ascii_case(&rt.schema.core.id));
+            let known = rt.schema.resolve(urn, &p.attr, p.sub.as_deref()).is_some()
+                || (urn.is_none() && ["id", "meta", "externalid"].contains(&p.attr.to_ascii_lowercase().as_str()));
+            if !known {
+                return Err(ScimError::invalid_value(format!("sortBy {p} names no attribute of {}", rt.name)));
+            }
+        }
         let sort = sort_path
             .as_ref()
             .and_then(|p| sort_key(p, descending, rt))

@@ -239,8 +239,12 @@ impl Translator<'_> {
                 field_compare(FieldRef::Field(field.clone()), conv, &m.leaf_def, o, value)
                     .map_err(|_| Unpushable(format!("{} cannot be pushed through its converter", describe())))?,
             ),
-            Target::Typed { type_value, .. } if sub.is_some_and(|s| s.eq_ignore_ascii_case("type")) => {
-                Some(constant_compare(&Json::String(type_value.clone()), o, value, false))
+            // An element of this type exists only where its column holds a value.
+            Target::Typed { type_value, field, .. } if sub.is_some_and(|s| s.eq_ignore_ascii_case("type")) => {
+                Some(Filter::and(vec![
+                    constant_compare(&Json::String(type_value.clone()), o, value, false),
+                    Filter::Present(FieldRef::Field(field.clone())),
+                ]))
             }
             Target::Reference { field, conv, .. } if sub.is_some_and(|s| s.eq_ignore_ascii_case("value")) => Some(
                 field_compare(FieldRef::Field(field.clone()), conv, &m.leaf_def, o, value)
@@ -410,7 +414,12 @@ impl Translator<'_> {
                 _ => None,
             })
             .collect();
-        type_values.dedup();
+        let mut seen = Vec::new();
+        type_values.retain(|t| {
+            let fresh = !seen.contains(t);
+            seen.push(t.clone());
+            fresh
+        });
         for tv in type_values {
             let members: Vec<&AttrMapping> = typed
                 .iter()
@@ -426,7 +435,19 @@ impl Translator<'_> {
             };
             let path = members.first().map(|m| m.path.clone());
             if let Some(p) = path {
-                terms.push(self.element_filter(inner, &scope, &p)?);
+                // The element exists only where one of its columns holds a value.
+                let exists = Filter::or(
+                    members
+                        .iter()
+                        .filter_map(|m| match &m.target {
+                            Target::Typed { field, .. } | Target::Field { field, .. } => {
+                                Some(Filter::Present(FieldRef::Field(field.clone())))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                );
+                terms.push(Filter::and(vec![self.element_filter(inner, &scope, &p)?, exists]));
             }
         }
         Ok(Filter::or(terms))

@@ -163,6 +163,51 @@ mappings = ["{users}", "{groups}"]
         Reply { status, headers, body }
     }
 
+    /// Sends `METHOD target HTTP/1.1` byte for byte over a plain TCP connection, with the
+    /// bearer token and nothing else (no User-Agent), so the request target can hold what
+    /// an HTTP client library would re-encode (raw `"`, `+`). `target` is appended to the
+    /// base path. Returns the status and the parsed body.
+    pub async fn raw_http(&self, method: &str, target: &str, body: Option<(&str, &str)>) -> (u16, Json) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rest = self.base.trim_start_matches("http://");
+        let (authority, base_path) = rest.split_once('/').expect("base has a path");
+        let mut req = format!(
+            "{method} /{base_path}{target} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n"
+        );
+        if let Some((content_type, b)) = body {
+            req.push_str(&format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                b.len()
+            ));
+        }
+        req.push_str("\r\n");
+        if let Some((_, b)) = body {
+            req.push_str(b);
+        }
+        let mut stream = tokio::net::TcpStream::connect(authority).await.expect("connect");
+        stream.write_all(req.as_bytes()).await.expect("write");
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).await.expect("read");
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status: u16 = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line: {text}"));
+        let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(payload)
+        } else {
+            payload.to_owned()
+        };
+        let body = if payload.is_empty() {
+            Json::Null
+        } else {
+            serde_json::from_str(&payload).unwrap_or(Json::String(payload))
+        };
+        (status, body)
+    }
+
     /// The origin (`http://127.0.0.1:port`), for paths outside the SCIM base.
     pub fn origin(&self) -> String {
         self.base.trim_end_matches("/scim/v2").to_owned()
@@ -206,6 +251,33 @@ mappings = ["{users}", "{groups}"]
         row.0
     }
 
+    /// Runs `;`-separated statements directly against the backing database, behind the
+    /// gateway's back (to break or change it).
+    pub async fn db_exec(&self, sql: &str) {
+        use sqlx::Connection;
+        let url = format!("sqlite:{}", self.db.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open db");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .expect("statement");
+    }
+
+    /// Holds the database's write lock (an open `BEGIN EXCLUSIVE` transaction with a write)
+    /// until [`DbLock::release`].
+    pub async fn db_lock(&self) -> DbLock {
+        use sqlx::Connection;
+        let url = format!("sqlite:{}", self.db.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open db");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(
+            "BEGIN EXCLUSIVE; UPDATE users SET nick_name = 'locked'".to_owned(),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("lock");
+        DbLock(conn)
+    }
+
     /// Row counts of every quickstart table, to assert a failed request changed nothing.
     pub async fn snapshot(&self) -> Vec<i64> {
         let mut out = Vec::new();
@@ -215,6 +287,18 @@ mappings = ["{users}", "{groups}"]
         out.push(self.db_scalar("SELECT coalesce(sum(version), 0) FROM users").await);
         out.push(self.db_scalar("SELECT coalesce(sum(version), 0) FROM groups").await);
         out
+    }
+}
+
+pub struct DbLock(sqlx::SqliteConnection);
+
+impl DbLock {
+    /// Rolls the locking transaction back and closes the connection.
+    pub async fn release(mut self) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe("ROLLBACK".to_owned()))
+            .execute(&mut self.0)
+            .await
+            .expect("rollback");
     }
 }
 
@@ -264,4 +348,17 @@ pub fn user_names(list: &Json) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
 }

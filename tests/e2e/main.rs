@@ -2,5 +2,9 @@
 //!
 //! One test binary (links once); modules are named after what they cover.
 
+mod bad_input;
+mod dialects;
+mod existing_schema;
 mod harness;
+mod protocol;
 mod smoke;
