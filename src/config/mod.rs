@@ -284,7 +284,11 @@ pub fn normalize_base_path(p: &str) -> String {
 }
 
 fn compiled_kinds() -> Vec<&'static str> {
-    [(cfg!(feature = "connector-sqlite"), "sql (sqlite)")].into_iter().filter(|(on, _)| *on).map(|(_, k)| k).collect()
+    [(cfg!(feature = "connector-sqlite"), "sql (sqlite)")]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, k)| k)
+        .collect()
 }
 
 #[cfg(test)]

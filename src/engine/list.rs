@@ -104,7 +104,10 @@ impl Endpoint {
             let known = rt.schema.resolve(urn, &p.attr, p.sub.as_deref()).is_some()
                 || (urn.is_none() && ["id", "meta", "externalid"].contains(&p.attr.to_ascii_lowercase().as_str()));
             if !known {
-                return Err(ScimError::invalid_value(format!("sortBy {p} names no attribute of {}", rt.name)));
+                return Err(ScimError::invalid_value(format!(
+                    "sortBy {p} names no attribute of {}",
+                    rt.name
+                )));
             }
         }
         let sort = sort_path

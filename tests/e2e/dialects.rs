@@ -214,7 +214,9 @@ async fn entra_test_connection_unknown_attribute_eq_is_empty_list() {
 async fn transport_raw_unencoded_quotes_are_refused_by_the_http_stack() {
     let gw = Gateway::quickstart().await;
     entra_user(&gw, "jdoe", "jdoe-ext").await;
-    let (status, _) = gw.raw_http("GET", "/Users?filter=userName%20eq%20\"jdoe@contoso.com\"", None).await;
+    let (status, _) = gw
+        .raw_http("GET", "/Users?filter=userName%20eq%20\"jdoe@contoso.com\"", None)
+        .await;
     assert_eq!(status, 400);
 }
 
