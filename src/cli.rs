@@ -195,7 +195,7 @@ pub fn explain_create(connector: &dyn Connector, c: &Compiled, body: &Json) -> R
 pub fn explain_filter(connector: &dyn Connector, c: &Compiled, filter: &str) -> Result<Vec<String>, ScimError> {
     let rt = &c.resource;
     let parsed = parse_filter(filter, &FilterLimits::default())?;
-    crate::scim::filter::validate(&parsed, &crate::engine::list::SchemaTypes(&rt.schema))?;
+    crate::scim::filter::validate(&parsed, &rt.schema)?;
     let t = translate(&parsed, rt)?;
     let query = Query {
         filter: t.filter,

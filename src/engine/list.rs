@@ -6,9 +6,8 @@ use super::{Endpoint, Resource};
 use crate::connector::{Filter, PageRequest, Query};
 use crate::mapping::ResourceType;
 use crate::mapping::filter::{sort_key, translate};
-use crate::scim::filter::{AttrInfo, AttrPath, AttrTypes, ValueKind, matches, parse_filter, validate};
+use crate::scim::filter::{AttrPath, matches, parse_filter, validate};
 use crate::scim::projection::Projection;
-use crate::scim::schema::{AttrType, ResourceSchema, common_attribute};
 use crate::scim::{ScimError, ScimType};
 
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -27,37 +26,6 @@ pub struct ListParams {
     pub excluded_attributes: Option<String>,
 }
 
-/// Schema facts for the in-memory evaluator.
-pub struct SchemaTypes<'a>(pub &'a ResourceSchema);
-
-impl AttrTypes for SchemaTypes<'_> {
-    fn info(&self, urn: Option<&str>, attr: &str, sub: Option<&str>) -> Option<AttrInfo> {
-        let attr_def = self
-            .0
-            .resolve(urn, attr, None)
-            .map(|r| r.attr.clone())
-            .or_else(|| common_attribute(attr).cloned())?;
-        let leaf = match sub {
-            Some(s) => attr_def.sub(s)?.clone(),
-            None => attr_def.clone(),
-        };
-        Some(AttrInfo {
-            kind: match leaf.kind {
-                AttrType::String => ValueKind::String,
-                AttrType::Boolean => ValueKind::Boolean,
-                AttrType::Decimal => ValueKind::Decimal,
-                AttrType::Integer => ValueKind::Integer,
-                AttrType::DateTime => ValueKind::DateTime,
-                AttrType::Binary => ValueKind::Binary,
-                AttrType::Reference => ValueKind::Reference,
-                AttrType::Complex => ValueKind::Complex,
-            },
-            case_exact: leaf.case_exact,
-            multi_valued: attr_def.multi_valued,
-        })
-    }
-}
-
 impl Endpoint {
     /// GET /{type} and POST /{type}/.search
     pub async fn list(&self, rt: &ResourceType, params: &ListParams, base_url: &str) -> Result<Json, ScimError> {
@@ -69,7 +37,7 @@ impl Endpoint {
         let scim_filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             Some(text) => {
                 let f = parse_filter(text, &self.limits.filter)?;
-                validate(&f, &SchemaTypes(&rt.schema))?;
+                validate(&f, &rt.schema)?;
                 Some(f)
             }
             None => None,
@@ -235,12 +203,12 @@ impl Endpoint {
                 "the filter selects more than {limit} candidates for in-memory evaluation; narrow it"
             )));
         }
-        let types = SchemaTypes(&rt.schema);
+        let types = &rt.schema;
         let mut matched: Vec<Resource> = candidates
             .records
             .iter()
             .map(|r| self.render(r, rt, &refs, None))
-            .filter(|r| scim_filter.is_none_or(|f| matches(f, &r.json, &types)))
+            .filter(|r| scim_filter.is_none_or(|f| matches(f, &r.json, types)))
             .collect();
         if let Some(path) = sort_path {
             matched.sort_by_cached_key(|r| sort_value(&r.json, path));
