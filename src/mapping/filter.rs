@@ -447,7 +447,12 @@ impl Translator<'_> {
                         })
                         .collect(),
                 );
-                terms.push(Filter::and(vec![self.element_filter(inner, &scope, &p)?, exists]));
+                let element = self.element_filter(inner, &scope, &p)?;
+                terms.push(if constrains(&element) {
+                    element
+                } else {
+                    Filter::and(vec![element, exists])
+                });
             }
         }
         Ok(Filter::or(terms))
@@ -565,6 +570,18 @@ impl ElementScope<'_> {
                 }
             }
         }
+    }
+}
+
+/// Whether a filter can only hold where some field it names has a value, so an element's
+/// existence needs no separate presence test.
+fn constrains(f: &Filter) -> bool {
+    match f {
+        Filter::Compare { op, .. } => *op != CompareOp::Ne,
+        Filter::Present(_) | Filter::False => true,
+        Filter::And(items) => items.iter().any(constrains),
+        Filter::Or(items) => items.iter().all(constrains),
+        Filter::True | Filter::Not(_) | Filter::Child { .. } | Filter::Related { .. } => false,
     }
 }
 

@@ -77,8 +77,10 @@ fn shipped_configs() -> Vec<std::path::PathBuf> {
 }
 
 fn scimgate(args: &[&str]) -> std::process::Output {
+    // Shipped configs take their database URL from the environment, as in production.
     Command::new(env!("CARGO_BIN_EXE_scimgate"))
         .args(args)
+        .env("APP_DB_URL", "sqlite::memory:")
         .output()
         .expect("run scimgate")
 }

@@ -139,6 +139,46 @@ impl Dialect {
         }
     }
 
+    /// A correlated subquery that gathers the rows of `table AS alias` matching `condition`
+    /// into one JSON array, so that a read fetches child rows and linked ids in the same
+    /// statement as the owner's row: one inner array per row holding `columns` (SQL
+    /// expressions over `alias`) in order, rows in insertion order, `[]` when nothing
+    /// matches. `table` is quoted already.
+    ///
+    /// Every dialect produces the shape [`super::json::decode_rows`] reads: a value is a
+    /// JSON `null`, number or string, or a tagged array for what plain JSON cannot carry
+    /// exactly: `["x", hex]` for binary data and `["f", text]` for a floating-point number
+    /// in a form that round-trips.
+    pub fn json_rows(self, columns: &[String], table: &str, alias: &str, condition: &str) -> String {
+        // Postgres: COALESCE(json_agg(json_build_array(..) ORDER BY ..), '[]'); MySQL:
+        // JSON_ARRAYAGG(JSON_ARRAY(..)); SQL Server: a FOR JSON PATH subquery.
+        match self {
+            Dialect::Sqlite => {
+                let values = columns
+                    .iter()
+                    .map(|c| self.json_value(c))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "(SELECT json_group_array(json_array({values}) ORDER BY {}) FROM {table} AS {alias} WHERE {condition})",
+                    self.insertion_order(alias)
+                )
+            }
+        }
+    }
+
+    /// One value of [`Dialect::json_rows`]. SQLite's JSON functions reject BLOBs (or, worse,
+    /// embed one that happens to parse as JSONB) and print REALs with 15 significant digits,
+    /// so both are tagged; `quote` prints a REAL so that it reads back exactly. SQLite
+    /// columns are not typed, so the test is on each stored value.
+    fn json_value(self, expr: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                "CASE typeof({expr}) WHEN 'blob' THEN json_array('x', hex({expr})) WHEN 'real' THEN json_array('f', quote({expr})) ELSE {expr} END"
+            ),
+        }
+    }
+
     /// A derived table of one-column rows, `(VALUES (?), (?)) AS alias`, and the name by
     /// which its column is referred to.
     pub fn values_table(self, placeholders: &[String], alias: &str) -> (String, String) {
@@ -203,7 +243,7 @@ fn escape_glob(value: &str) -> String {
     out
 }
 
-fn is_plain_ident(part: &str) -> bool {
+pub(crate) fn is_plain_ident(part: &str) -> bool {
     let mut chars = part.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -305,5 +345,14 @@ mod tests {
         assert_eq!(from, "(VALUES (?), (?)) AS v");
         assert_eq!(col, "v.column1");
         assert_eq!(D.begin_write(), "BEGIN IMMEDIATE");
+    }
+
+    #[test]
+    fn json_rows_tags_blobs_and_reals() {
+        let sql = D.json_rows(&["c.\"v\"".into()], "\"kids\"", "c", "c.\"k\" = t.\"id\"");
+        assert_eq!(
+            sql,
+            r#"(SELECT json_group_array(json_array(CASE typeof(c."v") WHEN 'blob' THEN json_array('x', hex(c."v")) WHEN 'real' THEN json_array('f', quote(c."v")) ELSE c."v" END) ORDER BY c.rowid) FROM "kids" AS c WHERE c."k" = t."id")"#
+        );
     }
 }

@@ -6,16 +6,22 @@
 //! [`Connector::explain`] shows exactly what the operations run. Every write is one
 //! transaction; every operation is bounded by `statement_timeout_ms`.
 //!
+//! A read is one statement: child rows and linked ids come with the main row as JSON
+//! arrays aggregated by correlated subqueries ([`dialect::Dialect::json_rows`]), and a
+//! search's total with its page, so reads need no transaction: a single SELECT sees one
+//! snapshot.
+//!
 //! Child tables are read back in insertion order (SQLite's `rowid`), so they must not be
 //! `WITHOUT ROWID` tables.
 
 pub mod config;
 pub mod dialect;
+pub mod json;
 pub mod render;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
@@ -24,11 +30,11 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
 };
-use sqlx::{AssertSqlSafe, Row as _, Sqlite, SqliteConnection, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Decode, Row as _, Sqlite, SqliteConnection, TypeInfo, ValueRef};
 
 pub use config::{FieldLoc, Generated, IdKind, SqlConnectorConfig, SqlEntityConfig, StampKind, VersionKind};
 use dialect::Dialect;
-use render::{Entity, Renderer, Statement, join_of};
+use render::{Entity, PageLayout, Part, Renderer, Statement, child_columns, join_of};
 
 use crate::connector::{
     Capabilities, ChangeSet, Connector, ConnectorError, EntityId, EntitySpec, FieldRef, Filter, NewRecord, Operation,
@@ -175,9 +181,14 @@ async fn connect(config: &SqlConnectorConfig) -> Result<SqlitePool, ConnectorErr
         .busy_timeout(statement_timeout);
     // An in-memory database lives as long as a connection to it: keep exactly one, forever.
     let memory = config.url.contains(":memory:") || config.url.contains("mode=memory");
+    // No ping before each acquire: the database is in-process, and a ping is one more
+    // round trip to the connection's worker thread on every operation. A dead worker
+    // still fails the statement (reported unavailable), and sqlx tests every connection
+    // when it is released.
     let mut pool = SqlitePoolOptions::new()
         .max_connections(if memory { 1 } else { config.max_connections })
-        .acquire_timeout(connect_timeout);
+        .acquire_timeout(connect_timeout)
+        .test_before_acquire(false);
     if memory {
         pool = pool.min_connections(1).idle_timeout(None).max_lifetime(None);
     }
@@ -261,18 +272,28 @@ fn to_query(st: &Statement) -> sqlx::query::Query<'static, Sqlite, SqliteArgumen
 /// A column of a result row as a [`Value`], `None` for NULL. Goes by the stored value's
 /// type, since SQLite columns are not typed.
 fn column_value(row: &SqliteRow, index: usize) -> Result<Option<Value>, ConnectorError> {
-    let kind = {
-        let raw = row.try_get_raw(index).map_err(map_sqlx)?;
-        if raw.is_null() {
-            return Ok(None);
-        }
-        raw.type_info().name().to_owned()
+    enum Kind {
+        Int,
+        Float,
+        Blob,
+        Text,
+    }
+    let raw = row.try_get_raw(index).map_err(map_sqlx)?;
+    if raw.is_null() {
+        return Ok(None);
+    }
+    let kind = match raw.type_info().name() {
+        "INTEGER" | "BOOLEAN" => Kind::Int,
+        "REAL" => Kind::Float,
+        "BLOB" => Kind::Blob,
+        _ => Kind::Text,
     };
-    let value = match kind.as_str() {
-        "INTEGER" | "BOOLEAN" => Value::Int(row.try_get_unchecked::<i64, _>(index).map_err(map_sqlx)?),
-        "REAL" => Value::Float(row.try_get_unchecked::<f64, _>(index).map_err(map_sqlx)?),
-        "BLOB" => Value::Bytes(row.try_get_unchecked::<Vec<u8>, _>(index).map_err(map_sqlx)?),
-        _ => Value::Text(row.try_get_unchecked::<String, _>(index).map_err(map_sqlx)?),
+    let decoded = |e: sqlx::error::BoxDynError| ConnectorError::Backend(format!("column #{index}: {e}"));
+    let value = match kind {
+        Kind::Int => Value::Int(<i64 as Decode<Sqlite>>::decode(raw).map_err(decoded)?),
+        Kind::Float => Value::Float(<f64 as Decode<Sqlite>>::decode(raw).map_err(decoded)?),
+        Kind::Blob => Value::Bytes(<Vec<u8> as Decode<Sqlite>>::decode(raw).map_err(decoded)?),
+        Kind::Text => Value::Text(<String as Decode<Sqlite>>::decode(raw).map_err(decoded)?),
     };
     Ok(Some(value))
 }
@@ -411,6 +432,15 @@ impl SqlConnector {
         to_query(st).fetch_all(conn).await.map_err(map_sqlx)
     }
 
+    async fn fetch_one(
+        &self,
+        conn: &mut SqliteConnection,
+        st: &Statement,
+    ) -> Result<Option<SqliteRow>, ConnectorError> {
+        self.trace(st);
+        to_query(st).fetch_optional(conn).await.map_err(map_sqlx)
+    }
+
     /// Every child table and relation of an entity: what a create reads back.
     fn everything(entity: &Entity) -> ReadSet {
         ReadSet {
@@ -434,118 +464,77 @@ impl SqlConnector {
         Ok(())
     }
 
-    /// A main-table row as a record (fields only).
+    /// A main-table row as a record (fields only): the columns of [`Entity::columns`],
+    /// first in the row.
     fn to_record(entity: &Entity, row: &SqliteRow) -> Result<Record, ConnectorError> {
         let mut record = Record::default();
-        for (i, col) in entity.select_columns().into_iter().enumerate() {
+        for (i, col) in entity.columns.iter().enumerate() {
             let Some(value) = column_value(row, i)? else {
                 continue;
             };
-            let is = |c: Option<&str>| c == Some(col);
-            if col == entity.id {
+            if col.id {
                 record.id = value_string(&value);
             }
-            if is(entity.version_column()) {
+            if col.version {
                 record.meta.version = Some(value_string(&value));
             }
-            if is(entity.created_column()) {
+            if col.created {
                 record.meta.created = Some(value.clone());
             }
-            if is(entity.modified_column()) {
+            if col.modified {
                 record.meta.modified = Some(value.clone());
             }
-            if entity.spec.fields.iter().any(|f| f == col) {
-                record.fields.insert(col.to_owned(), vec![value]);
+            if col.field {
+                record.fields.insert(col.name.clone(), vec![value]);
             }
         }
         Ok(record)
     }
 
-    /// The statements reading the children and relations in `read` for some owners.
-    fn read_statements(
-        &self,
-        entity: &Entity,
-        read: &ReadSet,
-        owners: &[Value],
-    ) -> Result<Vec<(ReadPart, Statement)>, ConnectorError> {
-        let r = self.renderer(entity);
-        let mut out = Vec::new();
-        for name in &read.children {
-            let child = entity.child(name)?;
-            out.extend(
-                r.select_children(child, owners)
-                    .into_iter()
-                    .map(|s| (ReadPart::Child(name.clone()), s)),
-            );
-        }
-        for name in &read.relations {
-            let rel = entity.relation(name)?;
-            out.extend(
-                r.select_relation(rel, owners)?
-                    .into_iter()
-                    .map(|s| (ReadPart::Relation(name.clone()), s)),
-            );
-        }
-        Ok(out)
-    }
-
-    /// Fills in the children and relations in `read` for a set of records: one query per
-    /// child table or relation (per chunk of owners), never one per record.
-    async fn fill(
-        &self,
-        conn: &mut SqliteConnection,
-        entity: &Entity,
-        read: &ReadSet,
-        records: &mut [Record],
-    ) -> Result<(), ConnectorError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let owners: Vec<Value> = records.iter().filter_map(|r| entity.id_value(&r.id)).collect();
-        let index: HashMap<String, usize> = records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
-        for record in records.iter_mut() {
-            record
-                .children
-                .extend(read.children.iter().map(|c| (c.clone(), Vec::new())));
-            record
-                .relations
-                .extend(read.relations.iter().map(|r| (r.clone(), Vec::new())));
-        }
-        for (part, st) in self.read_statements(entity, read, &owners)? {
-            for row in self.fetch(&mut *conn, &st).await? {
-                let Some(owner) = column_value(&row, 0)? else {
-                    continue;
-                };
-                let Some(&i) = index.get(&value_string(&owner)) else {
-                    continue;
-                };
-                match &part {
-                    ReadPart::Child(name) => {
-                        let child = entity.child(name)?;
-                        let cols = child.columns.iter().filter(|c| **c != child.key);
-                        let mut out = Row::new();
-                        for (n, col) in cols.enumerate() {
-                            if let Some(v) = column_value(&row, n + 1)? {
-                                out.insert(col.clone(), v);
-                            }
-                        }
-                        records[i].children.entry(name.clone()).or_default().push(out);
-                    }
-                    ReadPart::Relation(name) => {
-                        if let Some(v) = column_value(&row, 1)? {
-                            records[i]
-                                .relations
-                                .entry(name.clone())
-                                .or_default()
-                                .push(value_string(&v));
-                        }
-                    }
+    /// A row of a read with JSON columns: the main columns as [`Self::to_record`] reads
+    /// them, then one aggregated column per part (see [`render::nested_parts`]). Every
+    /// part asked for is present in the record, empty when nothing is linked.
+    fn to_full_record(entity: &Entity, parts: &[Part], row: &SqliteRow) -> Result<Record, ConnectorError> {
+        let mut record = Self::to_record(entity, row)?;
+        for (n, part) in parts.iter().enumerate() {
+            let json = match column_value(row, entity.columns.len() + n)? {
+                Some(Value::Text(json)) => json,
+                None => "[]".to_owned(),
+                Some(other) => {
+                    return Err(ConnectorError::Backend(format!(
+                        "aggregated rows read back as {other}, not JSON text"
+                    )));
+                }
+            };
+            match part {
+                Part::Child(name) => {
+                    let child = entity.child(name)?;
+                    let cols: Vec<&String> = child_columns(child).collect();
+                    let rows = json::decode_rows(&json, cols.len())?
+                        .into_iter()
+                        .map(|values| {
+                            cols.iter()
+                                .zip(values)
+                                .filter_map(|(col, v)| Some(((*col).clone(), v?)))
+                                .collect::<Row>()
+                        })
+                        .collect();
+                    record.children.insert(name.clone(), rows);
+                }
+                Part::Relation(name) => {
+                    let ids = json::decode_rows(&json, 1)?
+                        .into_iter()
+                        .filter_map(|values| values.into_iter().next().flatten())
+                        .map(|v| value_string(&v))
+                        .collect();
+                    record.relations.insert(name.clone(), ids);
                 }
             }
         }
-        Ok(())
+        Ok(record)
     }
 
+    /// Reads one entry, with the parts in `read`, in one statement.
     async fn get_in(
         &self,
         conn: &mut SqliteConnection,
@@ -553,14 +542,11 @@ impl SqlConnector {
         key: Value,
         read: &ReadSet,
     ) -> Result<Option<Record>, ConnectorError> {
-        let st = self.renderer(entity).select_by_id(key);
-        let Some(row) = self.fetch(&mut *conn, &st).await?.into_iter().next() else {
+        let st = self.renderer(entity).select_by_id(key, read)?;
+        let Some(row) = self.fetch_one(conn, &st).await? else {
             return Ok(None);
         };
-        let mut records = [Self::to_record(entity, &row)?];
-        self.fill(conn, entity, read, &mut records).await?;
-        let [record] = records;
-        Ok(Some(record))
+        Self::to_full_record(entity, &render::nested_parts(read), &row).map(Some)
     }
 
     /// Child rows and links of a new entry; `key` is its id.
@@ -732,46 +718,65 @@ impl SqlConnector {
         Ok(created)
     }
 
-    /// The SELECT of one page; cursor pages fetch one row more, to tell whether another
-    /// page follows.
+    /// The statement of one page, with its children, relations and total; cursor pages
+    /// fetch one row more, to tell whether another page follows.
     fn page_statement(
         r: &Renderer<'_>,
         entity: &Entity,
         query: &Query,
         window: &Window,
     ) -> Result<Statement, ConnectorError> {
+        let (read, total) = (&query.read, query.want_total);
         match window {
             Window::Offset { offset, count, cursor } => {
                 let limit = if *cursor { count.saturating_add(1) } else { *count };
-                r.select_page(&query.filter, query.sort.as_ref(), None, limit, Some(*offset))
+                r.select_page_with(
+                    &query.filter,
+                    query.sort.as_ref(),
+                    None,
+                    limit,
+                    Some(*offset),
+                    read,
+                    total,
+                )
             }
             Window::Keyset { after, count } => {
                 let after = match after {
                     Some(a) => Some(entity.id_value(a).ok_or_else(invalid_cursor)?),
                     None => None,
                 };
-                r.select_page(&query.filter, None, after, count.saturating_add(1), None)
+                r.select_page_with(&query.filter, None, after, count.saturating_add(1), None, read, total)
             }
         }
     }
 
+    /// One statement, so the page, its children and relations and the total agree
+    /// without a transaction.
     async fn search_in(&self, entity: &Entity, query: &Query) -> Result<SearchPage, ConnectorError> {
         Self::check_read_set(entity, &query.read)?;
         let r = self.renderer(entity);
         let window = window(query)?;
         let page = Self::page_statement(&r, entity, query, &window)?;
-        let count = if query.want_total {
-            Some(r.count(&query.filter)?)
-        } else {
-            None
-        };
-        // One read transaction, so the page, the total and the children agree.
-        let mut tx = self.pool()?.begin().await.map_err(map_sqlx)?;
-        let rows = self.fetch(&mut tx, &page).await?;
-        let mut records = rows
-            .iter()
-            .map(|row| Self::to_record(entity, row))
-            .collect::<Result<Vec<_>, _>>()?;
+        let layout = PageLayout::new(entity, &query.read, query.want_total);
+        let mut conn = self.pool()?.acquire().await.map_err(map_sqlx)?;
+        let rows = self.fetch(&mut conn, &page).await?;
+        drop(conn);
+        let mut total = None;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(at) = layout.total {
+                let n = row.try_get::<i64, _>(at).map_err(map_sqlx)?;
+                total = Some(u64::try_from(n).unwrap_or(0));
+                // The one row of an empty page carries only the total.
+                if column_value(row, at + 1)?.is_none() {
+                    continue;
+                }
+            }
+            records.push(Self::to_full_record(entity, &layout.parts, row)?);
+        }
+        if query.want_total && total.is_none() {
+            return Err(ConnectorError::Backend("the page query returned no total".into()));
+        }
         let next_cursor = match window {
             Window::Offset { cursor: false, .. } => None,
             Window::Offset {
@@ -784,20 +789,6 @@ impl SqlConnector {
                 encode_keyset(last.as_deref())
             }),
         };
-        let total = match count {
-            Some(st) => {
-                let rows = self.fetch(&mut tx, &st).await?;
-                let n = rows
-                    .first()
-                    .map(|row| row.try_get::<i64, _>(0))
-                    .transpose()
-                    .map_err(map_sqlx)?;
-                n.map(|n| u64::try_from(n).unwrap_or(0))
-            }
-            None => None,
-        };
-        self.fill(&mut tx, entity, &query.read, &mut records).await?;
-        tx.commit().await.map_err(map_sqlx)?;
         Ok(SearchPage {
             records,
             total,
@@ -871,37 +862,16 @@ impl SqlConnector {
         };
         let mut out = vec![self.renderer(entity).insert_main(&record.fields, id, &now)?];
         out.extend(self.create_dependents(entity, &key, record)?);
-        out.push(self.renderer(entity).select_by_id(key.clone()));
-        let everything = Self::everything(entity);
-        out.extend(
-            self.read_statements(entity, &everything, &[key])?
-                .into_iter()
-                .map(|(_, s)| s),
-        );
+        out.push(self.renderer(entity).select_by_id(key, &Self::everything(entity))?);
         Ok(out.iter().map(Statement::to_string).collect())
     }
 
     fn explain_search(&self, entity: &Entity, query: &Query) -> Result<Vec<String>, ConnectorError> {
         Self::check_read_set(entity, &query.read)?;
         let r = self.renderer(entity);
-        let mut out = vec![Self::page_statement(&r, entity, query, &window(query)?)?];
-        if query.want_total {
-            out.push(r.count(&query.filter)?);
-        }
-        let page_ids = [Value::Text("<ids of the page>".into())];
-        out.extend(
-            self.read_statements(entity, &query.read, &page_ids)?
-                .into_iter()
-                .map(|(_, s)| s),
-        );
-        Ok(out.iter().map(Statement::to_string).collect())
+        let page = Self::page_statement(&r, entity, query, &window(query)?)?;
+        Ok(vec![page.to_string()])
     }
-}
-
-/// Which part of a record a read statement fills.
-enum ReadPart {
-    Child(String),
-    Relation(String),
 }
 
 /// Drops the lookahead row of a cursor page; tells whether there was one.
@@ -972,7 +942,8 @@ impl Connector for SqlConnector {
             self.fetch(
                 &mut conn,
                 &Statement {
-                    sql: "SELECT 1".into(),
+                    // Reads the schema page, so a corrupt or vanished file is caught (`SELECT 1` reads nothing).
+                    sql: "SELECT count(*) FROM sqlite_master".into(),
                     params: Vec::new(),
                 },
             )
@@ -993,11 +964,10 @@ impl Connector for SqlConnector {
             return Ok(None);
         };
         let pool = self.pool()?;
+        // One SELECT: consistent on its own, no transaction needed.
         self.timed(async {
-            let mut tx = pool.begin().await.map_err(map_sqlx)?;
-            let record = self.get_in(&mut tx, e, key, read).await?;
-            tx.commit().await.map_err(map_sqlx)?;
-            Ok(record)
+            let mut conn = pool.acquire().await.map_err(map_sqlx)?;
+            self.get_in(&mut conn, e, key, read).await
         })
         .await
     }

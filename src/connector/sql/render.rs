@@ -12,14 +12,77 @@ use std::fmt;
 use super::config::{IdKind, SqlEntityConfig, StampKind, VersionKind};
 use super::dialect::{self, Dialect};
 use crate::connector::{
-    ChildSpec, CompareOp, ConnectorError, EntitySpec, FieldRef, Fields, Filter, RelationSpec, Row, SortKey, Value,
+    ChildSpec, CompareOp, ConnectorError, EntitySpec, FieldRef, Fields, Filter, ReadSet, RelationSpec, Row, SortKey,
+    Value,
 };
 
 /// The main table's alias in every statement.
 const MAIN: &str = "t";
 
+/// The page's derived table in a search that reads children, relations or the total.
+const PAGE: &str = "p";
+
+/// The derived table holding the total in such a search, and its column.
+const COUNTED: &str = "n";
+const TOTAL: &str = "__total";
+
+/// A column that is 1 on every row of the page: NULL marks the row a search returns when
+/// its page is empty, which only carries the total.
+const HIT: &str = "__hit";
+
 /// Most values bound in one statement; SQLite builds before 3.32 allow 999.
 const MAX_PARAMS: usize = 900;
+
+/// A child table or relation read along with the main row, as one JSON column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Child(String),
+    Relation(String),
+}
+
+/// The JSON columns a read of `read` selects after the main columns, in order: the
+/// children, then the relations, each by name.
+pub fn nested_parts(read: &ReadSet) -> Vec<Part> {
+    let children = read.children.iter().map(|c| Part::Child(c.clone()));
+    children
+        .chain(read.relations.iter().map(|r| Part::Relation(r.clone())))
+        .collect()
+}
+
+/// The columns a child read returns, in order: the mapped columns but the owner key.
+pub fn child_columns(child: &ChildSpec) -> impl Iterator<Item = &String> {
+    child.columns.iter().filter(|c| **c != child.key)
+}
+
+/// Where the columns of a search result row are: the main columns (those of
+/// [`Entity::columns`]), then one JSON column per part, then with a total the total and
+/// the page-row marker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageLayout {
+    pub parts: Vec<Part>,
+    /// Index of the total column, when there is one; the marker follows it.
+    pub total: Option<usize>,
+}
+
+impl PageLayout {
+    pub fn new(entity: &Entity, read: &ReadSet, total: bool) -> PageLayout {
+        let parts = nested_parts(read);
+        let total = total.then(|| entity.columns.len() + parts.len());
+        PageLayout { parts, total }
+    }
+}
+
+/// A main-table column a read selects, and what it means for a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub id: bool,
+    pub version: bool,
+    pub created: bool,
+    pub modified: bool,
+    /// A mapped field.
+    pub field: bool,
+}
 
 /// One SQL statement with its bound parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +160,9 @@ pub struct Entity {
     pub created: Option<(String, StampKind)>,
     pub modified: Option<(String, StampKind)>,
     pub touch: bool,
+    /// The main-table columns a read selects, in order: id, version, created, modified,
+    /// then the mapped fields not already among them.
+    pub columns: Vec<Column>,
 }
 
 /// A relation whose join table is known (validation guarantees it for SQL relations).
@@ -191,7 +257,7 @@ impl Entity {
             return Err(errors);
         }
         let col = |loc: &Option<super::config::FieldLoc>| loc.as_ref().map(|l| l.column().to_owned());
-        Ok(Entity {
+        let mut entity = Entity {
             table: cfg.table.clone(),
             scope: cfg.scope.clone(),
             id: cfg.id.column().to_owned(),
@@ -201,7 +267,10 @@ impl Entity {
             modified: col(&cfg.modified).zip(modified),
             touch: cfg.touch,
             spec,
-        })
+            columns: Vec::new(),
+        };
+        entity.columns = entity.resolve_columns();
+        Ok(entity)
     }
 
     pub fn child(&self, name: &str) -> Result<&ChildSpec, ConnectorError> {
@@ -241,18 +310,33 @@ impl Entity {
     /// The main-table columns a read selects, in order: id, version, created, modified,
     /// then the mapped fields not already among them.
     pub fn select_columns(&self) -> Vec<&str> {
-        let mut cols = vec![self.id.as_str()];
-        cols.extend(
+        self.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    fn resolve_columns(&self) -> Vec<Column> {
+        let mut names = vec![self.id.as_str()];
+        names.extend(
             [self.version_column(), self.created_column(), self.modified_column()]
                 .into_iter()
                 .flatten(),
         );
         for f in &self.spec.fields {
-            if !cols.contains(&f.as_str()) {
-                cols.push(f);
+            if !names.contains(&f.as_str()) {
+                names.push(f);
             }
         }
-        cols
+        let is = |c: Option<&str>, name: &str| c == Some(name);
+        names
+            .into_iter()
+            .map(|name| Column {
+                name: name.to_owned(),
+                id: name == self.id,
+                version: is(self.version_column(), name),
+                created: is(self.created_column(), name),
+                modified: is(self.modified_column(), name),
+                field: self.spec.fields.iter().any(|f| f == name),
+            })
+            .collect()
     }
 
     pub fn version_column(&self) -> Option<&str> {
@@ -378,11 +462,11 @@ impl<'a> Renderer<'a> {
         self.qc(MAIN, &self.entity.id)
     }
 
-    fn select_list(&self) -> String {
+    fn select_list(&self, alias: &str) -> String {
         self.entity
-            .select_columns()
+            .columns
             .iter()
-            .map(|c| self.qc(MAIN, c))
+            .map(|c| self.qc(alias, &c.name))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -436,16 +520,26 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// The SQL expression of a field reference in the given table.
-    fn column(&self, field: &FieldRef, target: Target<'_>) -> Result<String, ConnectorError> {
+    /// The main-table column a field reference names.
+    fn main_column(&self, field: &FieldRef) -> Result<&'a str, ConnectorError> {
         let e = self.entity;
-        let stamp = |loc: &Option<(String, StampKind)>, what: &str| {
+        let stamp = |loc: &'a Option<(String, StampKind)>, what: &str| {
             loc.as_ref()
-                .map(|(c, _)| self.qc(MAIN, c))
+                .map(|(c, _)| c.as_str())
                 .ok_or_else(|| ConnectorError::Unsupported(format!("{} has no {what} column", e.spec.name)))
         };
+        match field {
+            FieldRef::Field(name) => e.field(name),
+            FieldRef::Id => Ok(&e.id),
+            FieldRef::Created => stamp(&e.created, "created"),
+            FieldRef::Modified => stamp(&e.modified, "modified"),
+        }
+    }
+
+    /// The SQL expression of a field reference in the given table.
+    fn column(&self, field: &FieldRef, target: Target<'_>) -> Result<String, ConnectorError> {
         match (field, target) {
-            (FieldRef::Field(name), Target::Main) => Ok(self.qc(MAIN, e.field(name)?)),
+            (_, Target::Main) => Ok(self.qc(MAIN, self.main_column(field)?)),
             (FieldRef::Field(name), Target::Child { spec, alias }) => match spec.columns.iter().find(|c| *c == name) {
                 Some(col) => Ok(self.qc(alias, col)),
                 None => Err(ConnectorError::Unsupported(format!(
@@ -453,9 +547,6 @@ impl<'a> Renderer<'a> {
                     spec.name
                 ))),
             },
-            (FieldRef::Id, Target::Main) => Ok(self.main_id()),
-            (FieldRef::Created, Target::Main) => stamp(&e.created, "created"),
-            (FieldRef::Modified, Target::Main) => stamp(&e.modified, "modified"),
             (other, Target::Child { spec, .. }) => Err(ConnectorError::Unsupported(format!(
                 "{other} cannot be used inside child `{}`",
                 spec.name
@@ -617,16 +708,54 @@ impl<'a> Renderer<'a> {
         sql
     }
 
-    /// The main row by id, within the scope.
-    pub fn select_by_id(&self, id: Value) -> Statement {
+    /// The main row by id, within the scope, with the children and relations in `read` as
+    /// JSON columns after the main columns (see [`nested_parts`]): one statement.
+    pub fn select_by_id(&self, id: Value, read: &ReadSet) -> Result<Statement, ConnectorError> {
         let mut b = Binder::new(self.dialect);
-        let head = format!(
-            "SELECT {} FROM {} AS {MAIN}",
-            self.select_list(),
-            self.q(&self.entity.table)
-        );
+        let mut head = format!("SELECT {}", self.select_list(MAIN));
+        for nested in self.nested_columns(MAIN, read)? {
+            head.push_str(", ");
+            head.push_str(&nested);
+        }
+        head.push_str(&format!(" FROM {} AS {MAIN}", self.q(&self.entity.table)));
         let sql = head + &self.where_id(&mut b, id);
-        b.finish(sql)
+        Ok(b.finish(sql))
+    }
+
+    /// The JSON columns reading `read` for the row whose alias is `owner`, in the order of
+    /// [`nested_parts`], each named after its part (`"__child_emails"`, `"__rel_groups"`).
+    fn nested_columns(&self, owner: &str, read: &ReadSet) -> Result<Vec<String>, ConnectorError> {
+        let owner_id = self.qc(owner, &self.entity.id);
+        nested_parts(read)
+            .into_iter()
+            .enumerate()
+            .map(|(n, part)| {
+                let (sql, name) = match &part {
+                    Part::Child(name) => {
+                        let child = self.entity.child(name)?;
+                        let cols: Vec<String> = child_columns(child).map(|c| self.qc("c", c)).collect();
+                        let cond = format!("{} = {owner_id}", self.qc("c", &child.key));
+                        let sql = self.dialect.json_rows(&cols, &self.q(&child.table), "c", &cond);
+                        (sql, format!("__child_{name}"))
+                    }
+                    Part::Relation(name) => {
+                        let join = join_of(self.entity.relation(name)?)?;
+                        let cond = format!("{} = {owner_id}", self.qc("j", join.key));
+                        let sql = self
+                            .dialect
+                            .json_rows(&[self.qc("j", join.value)], &self.q(join.table), "j", &cond);
+                        (sql, format!("__rel_{name}"))
+                    }
+                };
+                // Part names come from the mapping, not from validated identifiers.
+                let name = if dialect::is_plain_ident(&name) {
+                    name
+                } else {
+                    format!("__part_{n}")
+                };
+                Ok(format!("{sql} AS {}", self.q(&name)))
+            })
+            .collect()
     }
 
     /// The version (or just existence) of a row within the scope: tells "not found" from
@@ -642,8 +771,8 @@ impl<'a> Renderer<'a> {
         b.finish(sql)
     }
 
-    /// One page of matches. `after` is the keyset cursor (the last id seen); `offset` is
-    /// `None` for keyset paging.
+    /// One page of matches, main columns only. `after` is the keyset cursor (the last id
+    /// seen); `offset` is `None` for keyset paging.
     pub fn select_page(
         &self,
         filter: &Filter,
@@ -653,12 +782,86 @@ impl<'a> Renderer<'a> {
         offset: Option<u64>,
     ) -> Result<Statement, ConnectorError> {
         let mut b = Binder::new(self.dialect);
+        let sql = self.page_sql(&mut b, "", false, filter, sort, after, limit, offset)?;
+        Ok(b.finish(sql))
+    }
+
+    /// One page of matches as one statement, with the children and relations in `read`
+    /// (JSON columns after the main columns, as for [`Renderer::select_by_id`]) and, when
+    /// `total`, the number of matches, then a column that is NULL on the one row returned
+    /// when the page is empty (see [`PageLayout`]). Without either, [`Renderer::select_page`].
+    ///
+    /// The page is cut in a derived table first and the JSON columns are computed outside
+    /// it, for the page's rows only: in the same SELECT as an `ORDER BY` that needs a sort,
+    /// they would be computed for every match. The total comes from an uncorrelated COUNT,
+    /// evaluated once; the page is LEFT JOINed to it so that an empty page still reports it.
+    /// The window is literal (see `page_sql`), so this statement, which every list request
+    /// runs, is prepared once per connection and window.
+    #[allow(clippy::too_many_arguments)]
+    pub fn select_page_with(
+        &self,
+        filter: &Filter,
+        sort: Option<&SortKey>,
+        after: Option<Value>,
+        limit: u64,
+        offset: Option<u64>,
+        read: &ReadSet,
+        total: bool,
+    ) -> Result<Statement, ConnectorError> {
+        let nested = self.nested_columns(PAGE, read)?;
+        if nested.is_empty() && !total {
+            return self.select_page(filter, sort, after, limit, offset);
+        }
+        let mut b = Binder::new(self.dialect);
+        let mut select = vec![self.select_list(PAGE)];
+        select.extend(nested);
+        let from = if total {
+            select.push(format!("{COUNTED}.{}", self.q(TOTAL)));
+            select.push(format!("{PAGE}.{}", self.q(HIT)));
+            let count = format!(
+                "SELECT COUNT(*) AS {} FROM {} AS {MAIN}{}",
+                self.q(TOTAL),
+                self.q(&self.entity.table),
+                self.where_clause(&mut b, filter)?
+            );
+            let hit = format!("1 AS {}, ", self.q(HIT));
+            let page = self.page_sql(&mut b, &hit, true, filter, sort, after, limit, offset)?;
+            format!("({count}) AS {COUNTED} LEFT JOIN ({page}) AS {PAGE} ON 1=1")
+        } else {
+            let page = self.page_sql(&mut b, "", true, filter, sort, after, limit, offset)?;
+            format!("({page}) AS {PAGE}")
+        };
+        let sql = format!(
+            "SELECT {} FROM {from} ORDER BY {}",
+            select.join(", "),
+            self.order_by_on(PAGE, sort)?
+        );
+        Ok(b.finish(sql))
+    }
+
+    /// The SELECT of one page over the main table; `extra` is put before the columns.
+    /// With `literal_window`, LIMIT and OFFSET are written as numbers rather than bound:
+    /// SQLite plans with the value of a bound LIMIT, so it re-prepares such a statement
+    /// on every execution and its statement cache never hits. They are numbers the
+    /// connector formats, never request text.
+    #[allow(clippy::too_many_arguments)]
+    fn page_sql(
+        &self,
+        b: &mut Binder,
+        extra: &str,
+        literal_window: bool,
+        filter: &Filter,
+        sort: Option<&SortKey>,
+        after: Option<Value>,
+        limit: u64,
+        offset: Option<u64>,
+    ) -> Result<String, ConnectorError> {
         let mut sql = format!(
-            "SELECT {} FROM {} AS {MAIN}",
-            self.select_list(),
+            "SELECT {extra}{} FROM {} AS {MAIN}",
+            self.select_list(MAIN),
             self.q(&self.entity.table)
         );
-        let mut where_sql = self.where_clause(&mut b, filter)?;
+        let mut where_sql = self.where_clause(b, filter)?;
         if let Some(after) = after {
             let cond = format!("{} > {}", self.main_id(), b.bind(after));
             where_sql = if where_sql.is_empty() {
@@ -668,31 +871,35 @@ impl<'a> Renderer<'a> {
             };
         }
         sql.push_str(&where_sql);
-        sql.push_str(&format!(" ORDER BY {}", self.order_by(sort)?));
-        let limit = b.bind(Value::Int(clamp(limit)));
-        let offset = offset.map(|o| b.bind(Value::Int(clamp(o))));
+        sql.push_str(&format!(" ORDER BY {}", self.order_by_on(MAIN, sort)?));
+        let (limit, offset) = if literal_window {
+            (clamp(limit).to_string(), offset.map(|o| clamp(o).to_string()))
+        } else {
+            (
+                b.bind(Value::Int(clamp(limit))),
+                offset.map(|o| b.bind(Value::Int(clamp(o)))),
+            )
+        };
         sql.push_str(&format!(" {}", self.dialect.limit_offset(&limit, offset.as_deref())));
-        Ok(b.finish(sql))
+        Ok(sql)
     }
 
-    /// The sort key, then the id so that equal keys page in a stable order.
-    fn order_by(&self, sort: Option<&SortKey>) -> Result<String, ConnectorError> {
-        let id = format!("{} ASC", self.main_id());
-        let Some(sort) = sort else { return Ok(id) };
+    /// The sort key, then the id so that equal keys page in a stable order; over the
+    /// main-table columns of the row aliased `alias`.
+    fn order_by_on(&self, alias: &str, sort: Option<&SortKey>) -> Result<String, ConnectorError> {
+        let id = self.qc(alias, &self.entity.id);
+        let asc = format!("{id} ASC");
+        let Some(sort) = sort else { return Ok(asc) };
         if sort.field == FieldRef::Id {
-            return Ok(format!(
-                "{} {}",
-                self.main_id(),
-                if sort.descending { "DESC" } else { "ASC" }
-            ));
+            return Ok(format!("{id} {}", if sort.descending { "DESC" } else { "ASC" }));
         }
-        let col = self.column(&sort.field, Target::Main)?;
+        let col = self.qc(alias, self.main_column(&sort.field)?);
         let expr = if sort.ignore_case {
             self.dialect.fold_case(&col)
         } else {
             col
         };
-        Ok(format!("{}, {id}", self.dialect.order_term(&expr, sort.descending)))
+        Ok(format!("{}, {asc}", self.dialect.order_term(&expr, sort.descending)))
     }
 
     pub fn count(&self, filter: &Filter) -> Result<Statement, ConnectorError> {
@@ -700,59 +907,6 @@ impl<'a> Renderer<'a> {
         let sql = format!("SELECT COUNT(*) FROM {} AS {MAIN}", self.q(&self.entity.table))
             + &self.where_clause(&mut b, filter)?;
         Ok(b.finish(sql))
-    }
-
-    /// `alias."key" = ?` for one owner, `IN (...)` for several.
-    fn key_match(b: &mut Binder, key_sql: &str, owners: &[Value]) -> String {
-        match owners {
-            [one] => format!("{key_sql} = {}", b.bind(one.clone())),
-            _ => format!("{key_sql} IN ({})", b.bind_all(owners.iter().cloned())),
-        }
-    }
-
-    /// Child rows of some owners: key column first, then the mapped columns. One
-    /// statement per chunk of owners.
-    pub fn select_children(&self, child: &ChildSpec, owners: &[Value]) -> Vec<Statement> {
-        let mut cols = vec![self.qc("c", &child.key)];
-        cols.extend(
-            child
-                .columns
-                .iter()
-                .filter(|c| **c != child.key)
-                .map(|c| self.qc("c", c)),
-        );
-        chunks(owners, 1)
-            .map(|chunk| {
-                let mut b = Binder::new(self.dialect);
-                let cond = Self::key_match(&mut b, &self.qc("c", &child.key), chunk);
-                let sql = format!(
-                    "SELECT {} FROM {} AS c WHERE {cond} ORDER BY {}",
-                    cols.join(", "),
-                    self.q(&child.table),
-                    self.dialect.insertion_order("c")
-                );
-                b.finish(sql)
-            })
-            .collect()
-    }
-
-    /// Linked ids of some owners: `(key, value)` pairs.
-    pub fn select_relation(&self, relation: &RelationSpec, owners: &[Value]) -> Result<Vec<Statement>, ConnectorError> {
-        let join = join_of(relation)?;
-        Ok(chunks(owners, 1)
-            .map(|chunk| {
-                let mut b = Binder::new(self.dialect);
-                let cond = Self::key_match(&mut b, &self.qc("j", join.key), chunk);
-                let sql = format!(
-                    "SELECT {}, {} FROM {} AS j WHERE {cond} ORDER BY {}",
-                    self.qc("j", join.key),
-                    self.qc("j", join.value),
-                    self.q(join.table),
-                    self.dialect.insertion_order("j")
-                );
-                b.finish(sql)
-            })
-            .collect())
     }
 
     // ---- writes -------------------------------------------------------------------
@@ -1295,21 +1449,132 @@ mod tests {
         assert_eq!(st.params, vec![Value::Int(7), Value::Int(3)]);
     }
 
+    /// The child `emails` and relation `groups` of `users()` as JSON columns over `owner`.
+    fn nested_sql(owner: &str) -> String {
+        let v = |c: &str| {
+            format!(
+                r#"CASE typeof(c."{c}") WHEN 'blob' THEN json_array('x', hex(c."{c}")) WHEN 'real' THEN json_array('f', quote(c."{c}")) ELSE c."{c}" END"#
+            )
+        };
+        format!(
+            r#"(SELECT json_group_array(json_array({}, {}, {}) ORDER BY c.rowid) FROM "user_emails" AS c WHERE c."user_id" = {owner}."id") AS "__child_emails", (SELECT json_group_array(json_array(CASE typeof(j."group_id") WHEN 'blob' THEN json_array('x', hex(j."group_id")) WHEN 'real' THEN json_array('f', quote(j."group_id")) ELSE j."group_id" END) ORDER BY j.rowid) FROM "group_members" AS j WHERE j."member_id" = {owner}."id") AS "__rel_groups""#,
+            v("value"),
+            v("type"),
+            v("is_primary")
+        )
+    }
+
+    fn read_all() -> ReadSet {
+        ReadSet {
+            children: ["emails".to_owned()].into(),
+            relations: ["groups".to_owned()].into(),
+        }
+    }
+
     #[test]
-    fn children_and_relations_for_a_page() {
+    fn get_by_id_reads_children_and_relations_in_one_statement() {
         let e = users();
         let r = Renderer::new(Dialect::Sqlite, &e);
-        let st = r.select_children(&e.spec.children[0], &[text("a"), text("b")]);
-        assert_eq!(st.len(), 1);
+        let st = r.select_by_id(text("a"), &read_all()).unwrap();
         assert_eq!(
-            st[0].sql,
-            r#"SELECT c."user_id", c."value", c."type", c."is_primary" FROM "user_emails" AS c WHERE c."user_id" IN (?, ?) ORDER BY c.rowid"#
+            st.sql,
+            format!(
+                r#"SELECT t."id", t."version", t."created_at", t."updated_at", t."user_name", t."title", t."active", {} FROM "users" AS t WHERE t."id" = ? AND (retired_at IS NULL)"#,
+                nested_sql("t")
+            )
         );
-        let st = r.select_relation(&e.spec.relations[0], &[text("a")]).unwrap();
+        assert_eq!(st.params, vec![text("a")]);
+        // Only what is asked for.
+        let bare = r.select_by_id(text("a"), &ReadSet::default()).unwrap();
         assert_eq!(
-            st[0].sql,
-            r#"SELECT j."member_id", j."group_id" FROM "group_members" AS j WHERE j."member_id" = ? ORDER BY j.rowid"#
+            bare.sql,
+            r#"SELECT t."id", t."version", t."created_at", t."updated_at", t."user_name", t."title", t."active" FROM "users" AS t WHERE t."id" = ? AND (retired_at IS NULL)"#
         );
+        let emails = ReadSet {
+            children: ["emails".to_owned()].into(),
+            ..ReadSet::default()
+        };
+        let st = r.select_by_id(text("a"), &emails).unwrap();
+        assert!(st.sql.contains(r#"AS "__child_emails""#), "{}", st.sql);
+        assert!(!st.sql.contains("group_members"), "{}", st.sql);
+        assert!(matches!(
+            r.select_by_id(
+                text("a"),
+                &ReadSet {
+                    relations: ["nope".to_owned()].into(),
+                    ..ReadSet::default()
+                }
+            ),
+            Err(ConnectorError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn page_with_children_relations_and_total() {
+        let e = users();
+        let r = Renderer::new(Dialect::Sqlite, &e);
+        let sort = SortKey {
+            field: FieldRef::Field("user_name".into()),
+            descending: false,
+            ignore_case: true,
+        };
+        let filter = cmp("title", CompareOp::Eq, "x", false);
+        let st = r
+            .select_page_with(&filter, Some(&sort), None, 10, Some(20), &read_all(), true)
+            .unwrap();
+        let cols = r#"t."id", t."version", t."created_at", t."updated_at", t."user_name", t."title", t."active""#;
+        assert_eq!(
+            st.sql,
+            format!(
+                r#"SELECT {}, {}, n."__total", p."__hit" FROM (SELECT COUNT(*) AS "__total" FROM "users" AS t WHERE (retired_at IS NULL) AND t."title" = ?) AS n LEFT JOIN (SELECT 1 AS "__hit", {cols} FROM "users" AS t WHERE (retired_at IS NULL) AND t."title" = ? ORDER BY lower(t."user_name") ASC NULLS LAST, t."id" ASC LIMIT 10 OFFSET 20) AS p ON 1=1 ORDER BY lower(p."user_name") ASC NULLS LAST, p."id" ASC"#,
+                cols.replace("t.", "p."),
+                nested_sql("p")
+            )
+        );
+        assert_eq!(st.params, vec![text("x"), text("x")]);
+        assert_eq!(
+            PageLayout::new(&e, &read_all(), true),
+            PageLayout {
+                parts: vec![Part::Child("emails".into()), Part::Relation("groups".into())],
+                total: Some(9),
+            }
+        );
+
+        // Children without a total: a derived table, no join.
+        let g = groups();
+        let r = Renderer::new(Dialect::Sqlite, &g);
+        let members = ReadSet {
+            relations: ["members".to_owned()].into(),
+            ..ReadSet::default()
+        };
+        let st = r
+            .select_page_with(&Filter::True, None, Some(Value::Int(7)), 3, None, &members, false)
+            .unwrap();
+        assert_eq!(
+            st.sql,
+            r#"SELECT p."id", p."display_name", (SELECT json_group_array(json_array(CASE typeof(j."member_id") WHEN 'blob' THEN json_array('x', hex(j."member_id")) WHEN 'real' THEN json_array('f', quote(j."member_id")) ELSE j."member_id" END) ORDER BY j.rowid) FROM "group_members" AS j WHERE j."group_id" = p."id") AS "__rel_members" FROM (SELECT t."id", t."display_name" FROM "groups" AS t WHERE t."id" > ? ORDER BY t."id" ASC LIMIT 3) AS p ORDER BY p."id" ASC"#
+        );
+        assert_eq!(st.params, vec![Value::Int(7)]);
+
+        // Neither: the plain page.
+        let plain = r
+            .select_page_with(&Filter::True, None, None, 3, Some(0), &ReadSet::default(), false)
+            .unwrap();
+        assert_eq!(plain, r.select_page(&Filter::True, None, None, 3, Some(0)).unwrap());
+    }
+
+    #[test]
+    fn odd_part_names_are_not_spliced_into_sql() {
+        let mut e = users();
+        e.spec.children[0].name = "e\"mails".into();
+        let read = ReadSet {
+            children: ["e\"mails".to_owned()].into(),
+            ..ReadSet::default()
+        };
+        let st = Renderer::new(Dialect::Sqlite, &e)
+            .select_by_id(text("a"), &read)
+            .unwrap();
+        assert!(st.sql.contains(r#"AS "__part_0" FROM"#), "{}", st.sql);
     }
 
     #[test]

@@ -283,9 +283,30 @@ async fn get_reads_only_what_is_asked() {
     let bare = db.c.get(USER, &u.id, &ReadSet::default()).await.unwrap().unwrap();
     let log = db.take_log();
     assert_eq!(log.len(), 1, "{log:?}");
+    // Neither the child table nor the join table is read when not asked for.
+    assert!(
+        !log[0].contains("json_group_array") && !log[0].contains("user_emails") && !log[0].contains("group_members"),
+        "{log:?}"
+    );
     assert!(bare.children.is_empty() && bare.relations.is_empty());
     let full = db.c.get(USER, &u.id, &all()).await.unwrap().unwrap();
-    assert_eq!(db.take_log().len(), 3);
+    // One statement, no transaction: the children and relations come as JSON columns.
+    let log = db.take_log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(
+        log[0].contains(r#"AS "__child_emails""#) && log[0].contains(r#"AS "__rel_groups""#),
+        "{log:?}"
+    );
+    let groups_only = ReadSet {
+        relations: BTreeSet::from(["groups".to_owned()]),
+        ..ReadSet::default()
+    };
+    db.c.get(USER, &u.id, &groups_only).await.unwrap().unwrap();
+    let log = db.take_log();
+    assert!(
+        log.len() == 1 && !log[0].contains("user_emails") && log[0].contains("group_members"),
+        "{log:?}"
+    );
     assert_eq!(full.children["emails"].len(), 1);
     assert_eq!(full.relations["groups"], Vec::<String>::new());
     assert!(db.c.get(USER, "no-such-id", &all()).await.unwrap().is_none());
@@ -323,8 +344,25 @@ async fn search_filters_sorts_pages_and_counts() {
     assert_eq!(page.total, Some(5));
     assert_eq!(page.next_cursor, None);
     assert_eq!(page.records[0].children["emails"].len(), 2);
-    // Page, count, one query for all emails, one for all groups.
-    assert_eq!(db.take_log().len(), 4);
+    // The page, its emails and groups, and the count: one statement.
+    assert_eq!(db.take_log().len(), 1);
+    assert_eq!(
+        page.records[0].children["emails"],
+        vec![email("bob@x", "work"), email("bob@y", "home")]
+    );
+    assert_eq!(page.records[0].relations["groups"], Vec::<String>::new());
+
+    // An empty page past the end still reports the total.
+    let mut past = q.clone();
+    past.page = offset(10, 2);
+    let empty = db.c.search(USER, &past).await.unwrap();
+    assert!(empty.records.is_empty());
+    assert_eq!(empty.total, Some(5));
+    let mut none = q.clone();
+    none.filter = eq("user_name", "nobody", false);
+    let empty = db.c.search(USER, &none).await.unwrap();
+    assert!(empty.records.is_empty());
+    assert_eq!(empty.total, Some(0));
 
     let mut desc = q.clone();
     desc.sort = Some(SortKey {
@@ -805,7 +843,16 @@ async fn explain_shows_the_statements() {
         lines[1],
         r#"INSERT INTO "user_emails" ("user_id", "value", "type") VALUES (?, ?, ?) -- params: ["<generated uuid>", "b@x", "work"]"#
     );
-    assert_eq!(lines.len(), 5, "{lines:#?}");
+    // The read-back is one statement with the emails and groups as JSON columns.
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines[2].starts_with(r#"SELECT t."id", "#)
+            && lines[2].contains(r#"AS "__child_emails""#)
+            && lines[2].contains(r#"AS "__rel_groups""#)
+            && lines[2].ends_with(r#"WHERE t."id" = ? AND (retired_at IS NULL) -- params: ["<generated uuid>"]"#),
+        "{}",
+        lines[2]
+    );
 
     let q = Query {
         read: all(),
@@ -813,9 +860,13 @@ async fn explain_shows_the_statements() {
         ..query(eq("user_name", "x", true), offset(0, 10))
     };
     let lines = db.c.explain(USER, &Operation::Search(&q)).unwrap();
-    assert_eq!(lines.len(), 4, "{lines:#?}");
+    // Page, children, relations and total in one statement; the filter is bound twice
+    // (the count, then the page).
+    assert_eq!(lines.len(), 1, "{lines:#?}");
     assert!(
-        lines[0].ends_with(r#"LIMIT ? OFFSET ? -- params: ["x", 10, 0]"#),
+        lines[0].contains(r#"SELECT COUNT(*) AS "__total""#)
+            && lines[0].contains("LIMIT 10 OFFSET 0) AS p")
+            && lines[0].ends_with(r#"ORDER BY p."id" ASC -- params: ["x", "x"]"#),
         "{}",
         lines[0]
     );
@@ -1063,4 +1114,132 @@ async fn quickstart_schema_and_mappings() {
     assert!(matches!(err, Err(ConnectorError::DanglingReference(_))), "{err:?}");
     db.c.delete(USER, &u.id, None).await.unwrap();
     assert_eq!(db.members(&g.id).await, Vec::<String>::new());
+}
+
+/// Child values of every SQLite storage class, NULLs, JSON metacharacters and order survive
+/// the JSON aggregation, in `get` and in `search`.
+#[tokio::test]
+async fn aggregated_children_keep_types_nulls_and_order() {
+    let db = db().await;
+    let u = db.user("typed").await;
+    let g1 = db.group("g1", &[]).await;
+    let g2 = db.group("g2", &[]).await;
+    let g3 = db.group("g3", &[]).await;
+    // Inserted out of id order: insertion order is what reads back.
+    for g in [&g3, &g1, &g2] {
+        db.raw(&format!(
+            "INSERT INTO group_members (group_id, member_id) VALUES ({}, '{}')",
+            g.id, u.id
+        ))
+        .await;
+    }
+    let rows = [
+        // value, type, is_primary
+        (r#"'say "hi"]'"#, "'ü ✓ 𝄞'", "1"),
+        ("'a],[\"b\\'", "NULL", "NULL"),
+        ("'z'", "x'00ff5b22'", "2.5"),
+        ("'[1,2]'", "'{\"k\": 1}'", "0.30000000000000004"),
+        ("'nul'", "x''", "-9223372036854775808"),
+        ("'y'", "'null'", "1e300"),
+    ];
+    for (value, kind, primary) in rows {
+        db.raw(&format!(
+            "INSERT INTO user_emails (user_id, value, type, is_primary) VALUES ('{}', {value}, {kind}, {primary})",
+            u.id
+        ))
+        .await;
+    }
+    let row = |pairs: Vec<(&str, Value)>| -> Row { pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect() };
+    let expected = vec![
+        row(vec![
+            ("value", text(r#"say "hi"]"#)),
+            ("type", text("ü ✓ 𝄞")),
+            ("is_primary", Value::Int(1)),
+        ]),
+        row(vec![("value", text("a],[\"b\\"))]),
+        row(vec![
+            ("value", text("z")),
+            ("type", Value::Bytes(vec![0, 255, b'[', b'"'])),
+            ("is_primary", Value::Float(2.5)),
+        ]),
+        row(vec![
+            ("value", text("[1,2]")),
+            ("type", text(r#"{"k": 1}"#)),
+            ("is_primary", Value::Float(0.1 + 0.2)),
+        ]),
+        row(vec![
+            ("value", text("nul")),
+            ("type", Value::Bytes(vec![])),
+            ("is_primary", Value::Int(i64::MIN)),
+        ]),
+        row(vec![
+            ("value", text("y")),
+            ("type", text("null")),
+            ("is_primary", Value::Float(1e300)),
+        ]),
+    ];
+    let got = db.c.get(USER, &u.id, &all()).await.unwrap().unwrap();
+    assert_eq!(got.children["emails"], expected);
+    assert_eq!(
+        got.relations["groups"],
+        vec![g3.id.clone(), g1.id.clone(), g2.id.clone()]
+    );
+
+    let q = Query {
+        read: all(),
+        want_total: true,
+        ..query(eq("user_name", "typed", false), offset(0, 10))
+    };
+    let page = db.c.search(USER, &q).await.unwrap();
+    assert_eq!(page.total, Some(1));
+    assert_eq!(page.records.len(), 1);
+    assert_eq!(page.records[0], got);
+
+    // Groups list their (text) member ids the same way.
+    assert_eq!(db.members(&g1.id).await, vec![u.id.clone()]);
+}
+
+/// A sorted search computes the JSON columns for the page's rows only, and returns rows
+/// in the sort order with their own children.
+#[tokio::test]
+async fn sorted_pages_with_children() {
+    let db = db().await;
+    for name in ["d", "b", "e", "a", "c"] {
+        db.c.create(
+            USER,
+            &new_user(
+                name,
+                &[email(&format!("{name}@1"), "work"), email(&format!("{name}@2"), "home")],
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    for descending in [false, true] {
+        let q = Query {
+            sort: Some(SortKey {
+                field: FieldRef::Field("user_name".into()),
+                descending,
+                ignore_case: false,
+            }),
+            read: all(),
+            want_total: true,
+            ..query(Filter::True, offset(1, 3))
+        };
+        let page = db.c.search(USER, &q).await.unwrap();
+        let names: Vec<String> = page
+            .records
+            .iter()
+            .map(|r| r.fields["user_name"][0].as_text().unwrap().to_owned())
+            .collect();
+        let want = if descending { ["d", "c", "b"] } else { ["b", "c", "d"] };
+        assert_eq!(names, want);
+        for (r, n) in page.records.iter().zip(want) {
+            assert_eq!(
+                r.children["emails"],
+                vec![email(&format!("{n}@1"), "work"), email(&format!("{n}@2"), "home")]
+            );
+        }
+        assert_eq!(page.total, Some(5));
+    }
 }
