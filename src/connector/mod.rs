@@ -86,8 +86,16 @@ pub struct RelationSpec {
     pub empty: Option<String>,
 }
 
-/// What the mapping tells a connector about one entity when it is built.
+/// A single-valued field that holds another entity's id in SCIM (a manager). Backends that
+/// store references natively (an LDAP DN) translate id ↔ native value; others store the id.
 #[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceSpec {
+    pub field: String,
+    pub targets: Vec<EntityId>,
+}
+
+/// What the mapping tells a connector about one entity when it is built.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EntitySpec {
     /// The resource type name, for messages and logs.
     pub name: String,
@@ -95,6 +103,8 @@ pub struct EntitySpec {
     pub fields: Vec<String>,
     pub children: Vec<ChildSpec>,
     pub relations: Vec<RelationSpec>,
+    /// Fields among `fields` that hold references to other entities.
+    pub references: Vec<ReferenceSpec>,
 }
 
 /// Comparison operators of the backend filter tree.
@@ -177,6 +187,11 @@ pub enum Filter {
     Related {
         relation: String,
         ids: Option<Vec<String>>,
+    },
+    /// Every bit of `mask` is set in the integer field (AD `userAccountControl`).
+    Bits {
+        field: String,
+        mask: i64,
     },
 }
 
@@ -281,12 +296,29 @@ pub struct Record {
     pub relations: BTreeMap<String, Vec<String>>,
 }
 
+/// Bits to set and clear in an integer flags field, leaving the others as they are: the
+/// connector reads the current value and writes it back changed (AD `userAccountControl`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlagChange {
+    pub set: i64,
+    pub clear: i64,
+}
+
+impl FlagChange {
+    /// The flags value after the change.
+    pub fn apply(self, current: i64) -> i64 {
+        (current & !self.clear) | self.set
+    }
+}
+
 /// A new entry to create: the id is assigned by the backend.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewRecord {
     pub fields: Fields,
     pub children: BTreeMap<String, Vec<Row>>,
     pub relations: BTreeMap<String, Vec<String>>,
+    /// Flag bits, applied on top of the field's value in `fields` (or 0).
+    pub flags: BTreeMap<String, FlagChange>,
 }
 
 /// Membership changes as value deltas: never a rewrite of the whole list.
@@ -312,11 +344,16 @@ pub struct ChangeSet {
     /// Child tables whose rows are replaced as a whole.
     pub children: BTreeMap<String, Vec<Row>>,
     pub relations: BTreeMap<String, RelationDelta>,
+    /// Flag bits to set or clear in integer fields, keeping the other bits.
+    pub flags: BTreeMap<String, FlagChange>,
 }
 
 impl ChangeSet {
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.children.is_empty() && self.relations.values().all(RelationDelta::is_empty)
+        self.fields.is_empty()
+            && self.children.is_empty()
+            && self.relations.values().all(RelationDelta::is_empty)
+            && self.flags.is_empty()
     }
 }
 

@@ -11,7 +11,7 @@ use super::convert::{Conversion, Converter, Unknown, ValueMap};
 use super::file::{AttrEntry, AttrSpec, MappingFile, Predicate, ResourceFile, SubLocation};
 use super::model::*;
 use crate::config::{Diagnostic, Diagnostics, SourceFile};
-use crate::connector::{ChildSpec, EntityId, EntitySpec, RelationSpec, Value};
+use crate::connector::{ChildSpec, EntityId, EntitySpec, ReferenceSpec, RelationSpec, Value};
 use crate::scim::filter::{CompareOp as ScimOp, Filter as ScimFilter, FilterLimits, parse_patch_path};
 use crate::scim::schema::{self, AttrType, AttributeDef, Mutability, ResourceSchema, Returned, SchemaDef, Uniqueness};
 
@@ -116,6 +116,13 @@ fn resolve_references(out: &mut [Compiled], errors: &mut Diagnostics) {
                         )),
                 ),
             }
+        }
+        for reference in &mut c.resource.entity_spec.references {
+            let target = c.resource.attrs.iter().find_map(|m| match &m.target {
+                Target::Reference { field, target, .. } if *field == reference.field => Some(target),
+                _ => None,
+            });
+            reference.targets = target.and_then(|t| ids.get(t)).map(|id| vec![*id]).unwrap_or_default();
         }
         for m in &c.resource.attrs {
             if let Target::Reference { target, .. } = &m.target
@@ -747,6 +754,7 @@ impl Cx<'_> {
             FieldPredicate::Eq(v) => BoolWrite::Set(v.clone()),
             FieldPredicate::In(vs) if !vs.is_empty() => BoolWrite::Set(vs[0].clone()),
             FieldPredicate::Absent => BoolWrite::Clear,
+            FieldPredicate::Bits(mask) => BoolWrite::SetBits(*mask),
             _ => {
                 self.err(
                     Some(pred.span()),
@@ -767,6 +775,7 @@ impl Cx<'_> {
                 );
                 return None;
             }
+            FieldPredicate::Bits(mask) => BoolWrite::ClearBits(*mask),
             _ => BoolWrite::Clear,
         };
         let (write_true, write_false) = if holds_means {
@@ -963,6 +972,11 @@ fn compile_predicate(p: &Predicate) -> Result<FieldPredicate, String> {
     if p.present == Some(true) {
         found.push(FieldPredicate::Present);
     }
+    match p.bits {
+        Some(mask) if mask > 0 => found.push(FieldPredicate::Bits(mask)),
+        Some(_) => return Err("`bits` must be a positive mask, e.g. bits = 2".into()),
+        None => {}
+    }
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err("the predicate is empty".into()),
@@ -1103,11 +1117,23 @@ fn entity_spec(name: &str, attrs: &[AttrMapping], compute: &[Computed]) -> Entit
         add(&c.field);
     }
     let _ = (&mut children, &mut relations);
+    // Targets are filled in once every resource type has an id (`resolve_references`).
+    let references = attrs
+        .iter()
+        .filter_map(|m| match &m.target {
+            Target::Reference { field, .. } => Some(ReferenceSpec {
+                field: field.clone(),
+                targets: Vec::new(),
+            }),
+            _ => None,
+        })
+        .collect();
     EntitySpec {
         name: name.to_owned(),
         fields,
         children,
         relations,
+        references,
     }
 }
 

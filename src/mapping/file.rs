@@ -221,6 +221,9 @@ pub struct Predicate {
     pub absent: Option<bool>,
     /// The field has a value (`present = true`).
     pub present: Option<bool>,
+    /// Every bit of this mask is set in the integer field (`bits = 2`: AD's ACCOUNTDISABLE).
+    /// Writes set or clear only these bits and keep the others.
+    pub bits: Option<i64>,
 }
 
 /// `[X.compute]` entries.

@@ -578,7 +578,7 @@ impl ElementScope<'_> {
 fn constrains(f: &Filter) -> bool {
     match f {
         Filter::Compare { op, .. } => *op != CompareOp::Ne,
-        Filter::Present(_) | Filter::False => true,
+        Filter::Present(_) | Filter::False | Filter::Bits { .. } => true,
         Filter::And(items) => items.iter().any(constrains),
         Filter::Or(items) => items.iter().all(constrains),
         Filter::True | Filter::Not(_) | Filter::Child { .. } | Filter::Related { .. } => false,
@@ -692,6 +692,10 @@ pub fn predicate_filter(field: &str, p: &FieldPredicate) -> Filter {
         FieldPredicate::In(vs) => Filter::or(vs.iter().map(eq).collect()),
         FieldPredicate::Absent => Filter::negate(Filter::Present(f())),
         FieldPredicate::Present => Filter::Present(f()),
+        FieldPredicate::Bits(mask) => Filter::Bits {
+            field: field.to_owned(),
+            mask: *mask,
+        },
     }
 }
 

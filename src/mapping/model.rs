@@ -35,6 +35,8 @@ pub enum FieldPredicate {
     In(Vec<Value>),
     Absent,
     Present,
+    /// Every bit of the mask is set.
+    Bits(i64),
 }
 
 /// What writing a boolean does to its field.
@@ -42,6 +44,9 @@ pub enum FieldPredicate {
 pub enum BoolWrite {
     Set(Value),
     Clear,
+    /// Set or clear these bits, keeping the field's other bits.
+    SetBits(i64),
+    ClearBits(i64),
 }
 
 /// Where a mapped attribute lives and how it is converted.

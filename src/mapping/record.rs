@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::convert::{self, Conversion};
 use super::model::*;
-use crate::connector::{ChangeSet, Fields, NewRecord, Record, RelationDelta, Row, Value};
+use crate::connector::{ChangeSet, Fields, FlagChange, NewRecord, Record, RelationDelta, Row, Value};
 use crate::scim::ScimError;
 use crate::scim::resource::get_ci;
 use crate::scim::schema::{AttrType, Mutability};
@@ -17,11 +17,16 @@ use crate::scim::schema::{AttrType, Mutability};
 pub struct RefContext {
     /// Absolute base URL of the SCIM endpoint, without a trailing slash.
     pub base_url: String,
-    /// Resource type name → endpoint path (`User` → `/Users`).
-    pub endpoints: BTreeMap<String, String>,
+    /// Resource type name → endpoint path (`User` → `/Users`). Shared: built once per
+    /// endpoint, not per request.
+    pub endpoints: std::sync::Arc<BTreeMap<String, String>>,
 }
 
 impl RefContext {
+    pub fn new(base_url: String, endpoints: std::sync::Arc<BTreeMap<String, String>>) -> RefContext {
+        RefContext { base_url, endpoints }
+    }
+
     pub fn location(&self, type_name: &str, id: &str) -> String {
         let ep = self.endpoints.get(type_name).map_or("", String::as_str);
         format!("{}{}/{}", self.base_url, ep, id)
@@ -98,11 +103,20 @@ pub fn to_record(resource: &Json, rt: &ResourceType, create: bool) -> Result<New
                 write_false,
                 ..
             } => {
-                let entry = rec.fields.entry(field.clone()).or_default();
-                if let Some(b) = scim_values(resource, rt, m).first().and_then(|v| v.as_bool()) {
-                    match if b { write_true } else { write_false } {
-                        BoolWrite::Set(v) => entry.push(v.clone()),
-                        BoolWrite::Clear => {}
+                let wanted = scim_values(resource, rt, m).first().and_then(|v| v.as_bool());
+                match wanted.map(|b| if b { write_true } else { write_false }) {
+                    Some(BoolWrite::SetBits(mask)) => {
+                        rec.flags.insert(field.clone(), FlagChange { set: *mask, clear: 0 });
+                    }
+                    Some(BoolWrite::ClearBits(mask)) => {
+                        rec.flags.insert(field.clone(), FlagChange { set: 0, clear: *mask });
+                    }
+                    Some(BoolWrite::Set(v)) => rec.fields.entry(field.clone()).or_default().push(v.clone()),
+                    Some(BoolWrite::Clear) | None => {
+                        // A flags field is never cleared as a whole by a boolean.
+                        if !matches!(write_true, BoolWrite::SetBits(_) | BoolWrite::ClearBits(_)) {
+                            rec.fields.entry(field.clone()).or_default();
+                        }
                     }
                 }
             }
@@ -394,6 +408,13 @@ pub fn predicate_holds(p: &FieldPredicate, values: &[Value]) -> bool {
         FieldPredicate::In(xs) => values.iter().any(|v| xs.iter().any(|x| eq(v, x))),
         FieldPredicate::Absent => values.is_empty(),
         FieldPredicate::Present => !values.is_empty(),
+        FieldPredicate::Bits(mask) => values.iter().any(|v| match v {
+            Value::Int(i) => i & mask == *mask,
+            other => convert::text_form(other)
+                .trim()
+                .parse::<i64>()
+                .is_ok_and(|i| i & mask == *mask),
+        }),
     }
 }
 
@@ -517,6 +538,11 @@ pub fn diff(old: &NewRecord, new: &NewRecord, rt: &ResourceType) -> ChangeSet {
         let before = old.fields.get(field).map(Vec::as_slice).unwrap_or_default();
         if before != values.as_slice() {
             cs.fields.insert(field.clone(), values.clone());
+        }
+    }
+    for (field, change) in &new.flags {
+        if old.flags.get(field) != Some(change) {
+            cs.flags.insert(field.clone(), *change);
         }
     }
     for (child, rows) in &new.children {

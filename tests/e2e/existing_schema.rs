@@ -142,3 +142,73 @@ async fn entra_provisioning_cycle_writes_exactly_the_mapped_columns() {
         0
     );
 }
+
+/// `active` as one bit of a flags column (AD's `userAccountControl` ACCOUNTDISABLE = 2):
+/// writes touch only that bit, reads and filters test only that bit.
+#[tokio::test]
+async fn active_as_a_flag_bit_changes_only_that_bit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("flags.db");
+    std::fs::write(
+        dir.path().join("schema.sql"),
+        "CREATE TABLE IF NOT EXISTS acct (id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE, uac INTEGER);",
+    )
+    .expect("schema");
+    std::fs::write(
+        dir.path().join("users.toml"),
+        r#"
+[User]
+[User.sql]
+table = "acct"
+id = "id"
+[User.attributes]
+userName = { to = "login", required = true }
+active = { to = "uac", false_when = { bits = 2 }, default = true }
+[User.compute]
+uac = { value = 512, when = "create" }
+"#,
+    )
+    .expect("mapping");
+    let config = format!(
+        "[auth]\ntokens = [\"{}\"]\n[connectors.db.sql]\nurl = \"sqlite:{}?mode=rwc\"\ninit_files = [\"schema.sql\"]\n[endpoints.main]\npath = \"/scim/v2\"\nconnector = \"db\"\nmappings = [\"users.toml\"]\n",
+        crate::harness::TOKEN,
+        db.display()
+    );
+    let gw = Gateway::with_config(dir, db, &config).await;
+    let on = gw.post("/Users", &json!({"userName": "on"})).await;
+    assert_eq!(on.status, 201, "{}", on.body);
+    let off = gw.post("/Users", &json!({"userName": "off", "active": false})).await;
+    assert_eq!(off.body["active"], false);
+    assert_eq!(gw.db_scalar("SELECT uac FROM acct WHERE login = 'on'").await, 512);
+    assert_eq!(gw.db_scalar("SELECT uac FROM acct WHERE login = 'off'").await, 514);
+
+    // Another application sets DONT_EXPIRE_PASSWORD (0x10000); a disable keeps it.
+    gw.db_exec("UPDATE acct SET uac = uac | 65536 WHERE login = 'on'").await;
+    let id = on.id();
+    let r = gw
+        .patch(
+            &format!("/Users/{id}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        gw.db_scalar("SELECT uac FROM acct WHERE login = 'on'").await,
+        512 | 65536 | 2
+    );
+    assert_eq!(gw.get("/Users?filter=active+eq+false").await.body["totalResults"], 2);
+    assert_eq!(gw.get("/Users?filter=active+eq+true").await.body["totalResults"], 0);
+    let r = gw
+        .patch(
+            &format!("/Users/{id}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "active", "value": true}]}),
+        )
+        .await;
+    assert_eq!(r.body["active"], true);
+    assert_eq!(
+        gw.db_scalar("SELECT uac FROM acct WHERE login = 'on'").await,
+        512 | 65536
+    );
+}

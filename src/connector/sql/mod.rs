@@ -37,8 +37,8 @@ use dialect::Dialect;
 use render::{Entity, PageLayout, Part, Renderer, Statement, child_columns, join_of};
 
 use crate::connector::{
-    Capabilities, ChangeSet, Connector, ConnectorError, EntityId, EntitySpec, FieldRef, Filter, NewRecord, Operation,
-    PageRequest, Query, ReadSet, Record, Row, SearchPage, Unsupported, Value,
+    Capabilities, ChangeSet, Connector, ConnectorError, EntityId, EntitySpec, FieldRef, Fields, Filter, NewRecord,
+    Operation, PageRequest, Query, ReadSet, Record, Row, SearchPage, Unsupported, Value,
 };
 
 /// Capabilities reported for an entity id the connector does not know.
@@ -603,7 +603,14 @@ impl SqlConnector {
             }
         }
         let bump = entity.touch && !rest.is_empty();
-        let update = r.update_main(key.clone(), &changes.fields, bump, expected_version, now)?;
+        let update = r.update_main(
+            key.clone(),
+            &changes.fields,
+            &changes.flags,
+            bump,
+            expected_version,
+            now,
+        )?;
         Ok(ModifyPlan {
             update,
             check: r.select_version(key),
@@ -680,7 +687,9 @@ impl SqlConnector {
             IdKind::Uuid => Some(Value::Text(uuid::Uuid::new_v4().to_string())),
             IdKind::Database => None,
         };
-        let insert = self.renderer(entity).insert_main(&record.fields, id.clone(), &now())?;
+        let insert = self
+            .renderer(entity)
+            .insert_main(&with_flags(record), id.clone(), &now())?;
         // Validate the dependents before opening the transaction; rendered again below
         // with the real key.
         self.create_dependents(entity, &Value::Text(String::new()), record)?;
@@ -860,7 +869,7 @@ impl SqlConnector {
             ),
             IdKind::Database => (None, Value::Text("<new id>".into())),
         };
-        let mut out = vec![self.renderer(entity).insert_main(&record.fields, id, &now)?];
+        let mut out = vec![self.renderer(entity).insert_main(&with_flags(record), id, &now)?];
         out.extend(self.create_dependents(entity, &key, record)?);
         out.push(self.renderer(entity).select_by_id(key, &Self::everything(entity))?);
         Ok(out.iter().map(Statement::to_string).collect())
@@ -1025,4 +1034,19 @@ impl Connector for SqlConnector {
             }
         }
     }
+}
+
+/// The fields of a new entry with its flag bits applied to their base values (0 when the
+/// field has none).
+fn with_flags(record: &NewRecord) -> Fields {
+    let mut fields = record.fields.clone();
+    for (name, change) in &record.flags {
+        let base = match fields.get(name).and_then(|v| v.first()) {
+            Some(Value::Int(i)) => *i,
+            Some(Value::Text(t)) => t.trim().parse().unwrap_or(0),
+            _ => 0,
+        };
+        fields.insert(name.clone(), vec![Value::Int(change.apply(base))]);
+    }
+    fields
 }

@@ -6,14 +6,14 @@
 //! table uses the alias `t`, so `EXISTS` subqueries (and the mapping's scope) can refer to
 //! the outer row.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::config::{IdKind, SqlEntityConfig, StampKind, VersionKind};
 use super::dialect::{self, Dialect};
 use crate::connector::{
-    ChildSpec, CompareOp, ConnectorError, EntitySpec, FieldRef, Fields, Filter, ReadSet, RelationSpec, Row, SortKey,
-    Value,
+    ChildSpec, CompareOp, ConnectorError, EntitySpec, FieldRef, Fields, Filter, FlagChange, ReadSet, RelationSpec, Row,
+    SortKey, Value,
 };
 
 /// The main table's alias in every statement.
@@ -496,6 +496,11 @@ impl<'a> Renderer<'a> {
             Filter::Present(field) => self.render_present(field, target)?,
             Filter::Child { child, filter } => self.render_child(b, child, filter, target)?,
             Filter::Related { relation, ids } => self.render_related(b, relation, ids.as_deref(), target)?,
+            Filter::Bits { field, mask } => {
+                let col = self.column(&FieldRef::Field(field.clone()), target)?;
+                let (m1, m2) = (b.bind(Value::Int(*mask)), b.bind(Value::Int(*mask)));
+                format!("(coalesce({col}, 0) & {m1}) = {m2}")
+            }
         })
     }
 
@@ -974,6 +979,7 @@ impl<'a> Renderer<'a> {
         &self,
         id: Value,
         fields: &Fields,
+        flags: &BTreeMap<String, FlagChange>,
         bump: bool,
         expected_version: Option<&str>,
         now: &Value,
@@ -985,6 +991,12 @@ impl<'a> Renderer<'a> {
             let (col, value) = self.single_value(name, values)?;
             let rhs = value.map_or("NULL".to_owned(), |v| b.bind(v.clone()));
             sets.push(format!("{} = {rhs}", self.q(col)));
+        }
+        // Only the named bits change; the others keep whatever the database holds.
+        for (name, change) in flags {
+            let col = self.q(e.field(name)?);
+            let (clear, set) = (b.bind(Value::Int(change.clear)), b.bind(Value::Int(change.set)));
+            sets.push(format!("{col} = ((coalesce({col}, 0) & ~{clear}) | {set})"));
         }
         if sets.is_empty() && !bump {
             return Ok(None);
@@ -1197,6 +1209,7 @@ mod tests {
                 set: BTreeMap::new(),
                 empty: None,
             }],
+            ..Default::default()
         };
         Entity::resolve(spec, &users_cfg(), 2).unwrap()
     }
@@ -1216,6 +1229,7 @@ mod tests {
                 set: BTreeMap::from([("source".to_owned(), "scim".to_owned())]),
                 empty: None,
             }],
+            ..Default::default()
         };
         let cfg: SqlEntityConfig = toml::from_str("table = \"groups\"\nid = \"id\"").unwrap();
         Entity::resolve(spec, &cfg, 2).unwrap()
@@ -1592,7 +1606,7 @@ mod tests {
             r#"INSERT INTO "users" ("id", "user_name", "version", "created_at", "updated_at") VALUES (?, ?, ?, ?, ?) -- params: ["<generated uuid>", "bjensen", 1, "<now>", "<now>"]"#
         );
         let st = r
-            .update_main(text("u1"), &fields, true, Some("3"), &now)
+            .update_main(text("u1"), &fields, &BTreeMap::new(), true, Some("3"), &now)
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -1600,7 +1614,8 @@ mod tests {
             r#"UPDATE "users" AS t SET "title" = NULL, "user_name" = ?, "version" = "version" + 1, "updated_at" = ? WHERE t."id" = ? AND (retired_at IS NULL) AND t."version" = ? -- params: ["bjensen", "<now>", "u1", 3]"#
         );
         assert_eq!(
-            r.update_main(text("u1"), &Fields::new(), false, None, &now).unwrap(),
+            r.update_main(text("u1"), &Fields::new(), &BTreeMap::new(), false, None, &now)
+                .unwrap(),
             None
         );
         let st = r.delete_main(text("u1"), None).unwrap();

@@ -64,6 +64,7 @@ fn entities() -> Vec<(EntitySpec, SqlEntityConfig)> {
             columns: ["value", "type", "is_primary"].map(String::from).to_vec(),
         }],
         relations: vec![relation("groups", vec![GROUP], "member_id", "group_id")],
+        ..Default::default()
     };
     let user_cfg = toml::from_str(
         r#"
@@ -81,6 +82,7 @@ fn entities() -> Vec<(EntitySpec, SqlEntityConfig)> {
         fields: vec!["display_name".into()],
         children: vec![],
         relations: vec![relation("members", vec![USER, GROUP], "group_id", "member_id")],
+        ..Default::default()
     };
     let group_cfg = toml::from_str(
         r#"
@@ -253,6 +255,7 @@ async fn create_with_children_and_relations() {
             vec![email("b@x.org", "work"), email("b@home.org", "home")],
         )]),
         relations: BTreeMap::from([("groups".to_owned(), vec![g.id.clone()])]),
+        ..Default::default()
     };
     let u = db.c.create(USER, &record).await.unwrap();
     assert!(uuid::Uuid::parse_str(&u.id).is_ok(), "{}", u.id);
