@@ -125,13 +125,11 @@ pub async fn connector_for(
                     .map_err(|d| err(d.to_string()))?;
                 resolved.init.push(text.text);
             }
-            let entities = plan
-                .compiled
-                .iter()
-                .map(|c| match &c.part {
-                    BackendPart::Sql(part) => (c.resource.entity_spec.clone(), part.clone()),
-                })
-                .collect();
+            let entities = entity_parts(plan, |p| match p {
+                BackendPart::Sql(part) => Some(part),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            });
             let built = if offline {
                 sql::build_offline(&resolved, entities)
             } else {
@@ -139,7 +137,34 @@ pub async fn connector_for(
             };
             Ok(Arc::new(built.map_err(|e| err(e.to_string()))?))
         }
+        #[cfg(feature = "connector-ldap")]
+        ConnectorConfig::Ldap(ldap_config) => {
+            use crate::connector::ldap;
+            let entities = entity_parts(plan, |p| match p {
+                BackendPart::Ldap(part) => Some(part),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            });
+            let built = if offline {
+                ldap::build_offline(ldap_config, entities)
+            } else {
+                ldap::build(ldap_config, entities).await
+            };
+            built.map_err(|e| err(e.to_string()))
+        }
     }
+}
+
+/// Each compiled resource type's entity spec with its connector part of one kind. `compile`
+/// gives every resource type of an endpoint the part of the endpoint's connector kind.
+fn entity_parts<T: Clone>(
+    plan: &EndpointPlan,
+    pick: impl Fn(&BackendPart) -> Option<&T>,
+) -> Vec<(crate::connector::EntitySpec, T)> {
+    plan.compiled
+        .iter()
+        .filter_map(|c| pick(&c.part).map(|p| (c.resource.entity_spec.clone(), p.clone())))
+        .collect()
 }
 
 /// The running service's parts.
@@ -169,13 +194,13 @@ pub async fn build(config: &Config, files: Files, listen: Option<SocketAddr>) ->
     let mut endpoints = Vec::new();
     for plan in &plans {
         let connector = connector_for(plan, config, files, false).await?;
-        endpoints.push(Arc::new(Endpoint {
-            name: plan.name.clone(),
-            base_path: plan.path.clone(),
+        endpoints.push(Arc::new(Endpoint::new(
+            plan.name.clone(),
+            plan.path.clone(),
             connector,
-            types: plan.compiled.iter().map(|c| Arc::new(c.resource.clone())).collect(),
-            limits: limits.clone(),
-        }));
+            plan.compiled.iter().map(|c| Arc::new(c.resource.clone())).collect(),
+            limits.clone(),
+        )));
     }
     let (credentials, generated_token) = credentials(config)?;
     let listen = listen.unwrap_or(server.listen);

@@ -114,6 +114,8 @@ pub struct BasicCredential {
 pub enum ConnectorConfig {
     #[cfg(feature = "connector-sqlite")]
     Sql(crate::connector::sql::config::SqlConnectorConfig),
+    #[cfg(feature = "connector-ldap")]
+    Ldap(crate::connector::ldap::config::LdapConnectorConfig),
 }
 
 impl ConnectorConfig {
@@ -121,6 +123,8 @@ impl ConnectorConfig {
         match self {
             #[cfg(feature = "connector-sqlite")]
             ConnectorConfig::Sql(_) => "sql",
+            #[cfg(feature = "connector-ldap")]
+            ConnectorConfig::Ldap(_) => "ldap",
         }
     }
 }
@@ -284,11 +288,14 @@ pub fn normalize_base_path(p: &str) -> String {
 }
 
 fn compiled_kinds() -> Vec<&'static str> {
-    [(cfg!(feature = "connector-sqlite"), "sql (sqlite)")]
-        .into_iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, k)| k)
-        .collect()
+    [
+        (cfg!(feature = "connector-sqlite"), "sql (sqlite)"),
+        (cfg!(feature = "connector-ldap"), "ldap"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, k)| k)
+    .collect()
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "connector-ldap")]
+pub mod ldap;
 #[cfg(feature = "connector-sqlite")]
 pub mod sql;
 

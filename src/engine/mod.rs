@@ -40,6 +40,67 @@ pub struct Endpoint {
     pub connector: Arc<dyn Connector>,
     pub types: Vec<Arc<ResourceType>>,
     pub limits: Limits,
+    /// Resource type name → endpoint path, for references; shared by every request.
+    ref_endpoints: Arc<BTreeMap<String, String>>,
+    /// What requests with the default projection need of each type, parallel to `types`.
+    defaults: Vec<TypeDefaults>,
+}
+
+/// Per resource type, what the default projection (no `attributes`, no
+/// `excludedAttributes`) reads and whether it changes a rendered resource at all.
+struct TypeDefaults {
+    read: ReadSet,
+    /// Some readable attribute (or sub-attribute) is `returned: request` or `never`, or
+    /// could render empty: only then does the default projection remove anything.
+    projection_needed: bool,
+}
+
+impl TypeDefaults {
+    fn of(rt: &ResourceType) -> TypeDefaults {
+        TypeDefaults {
+            read: read_set_for(rt, &Projection::default()),
+            projection_needed: default_projection_needed(rt),
+        }
+    }
+}
+
+/// Whether [`Projection::apply`] with the default projection can change what
+/// [`record::from_record`] renders for `rt`. It removes attributes and sub-attributes that
+/// are `returned: request` or `never` (by the schema the projection reads, and by the
+/// mapping's own definitions, to be safe), and values that are empty; `from_record` emits
+/// readable mappings only, and an empty value only through a constant or a decimal.
+fn default_projection_needed(rt: &ResourceType) -> bool {
+    use crate::scim::schema::{AttrType, AttributeDef, Returned};
+    let hidden = |d: &AttributeDef| matches!(d.returned, Returned::Request | Returned::Never);
+    let hides = |d: &AttributeDef| hidden(d) || d.sub_attributes.iter().any(hidden);
+    rt.attrs.iter().filter(|m| m.readable()).any(|m| {
+        let in_schema = resource::resolve_path(&rt.schema, m.path.urn.as_deref(), &m.path.attr, None);
+        let may_render_empty = match &m.target {
+            Target::Constant(v) => !matches!(v, Json::Bool(_) | Json::Number(_) | Json::String(_)),
+            Target::Child { subs, .. } => subs.iter().any(|c| hidden(&c.def)),
+            // A decimal that is not finite renders as null.
+            _ => m.leaf_def.kind == AttrType::Decimal,
+        };
+        in_schema.is_some_and(|r| hides(r.attr)) || hides(&m.attr_def) || hidden(&m.leaf_def) || may_render_empty
+    })
+}
+
+/// What a read must fetch beyond the entry's own fields.
+fn read_set_for(rt: &ResourceType, projection: &Projection) -> ReadSet {
+    let mut read = ReadSet::default();
+    for m in &rt.attrs {
+        let wanted = projection.wants(m.path.urn.as_deref(), &m.path.attr, &rt.schema);
+        match &m.target {
+            Target::Child { child, .. } if wanted => {
+                read.children.insert(child.clone());
+            }
+            Target::Relation { relation, .. } if wanted => {
+                read.relations.insert(relation.clone());
+            }
+            _ => {}
+        }
+    }
+    read
 }
 
 /// A resource as the engine returns it: the SCIM JSON and its version (for `ETag`).
@@ -70,6 +131,33 @@ pub fn etag_matches(header: &str, version: &str) -> bool {
 }
 
 impl Endpoint {
+    pub fn new(
+        name: String,
+        base_path: String,
+        connector: Arc<dyn Connector>,
+        types: Vec<Arc<ResourceType>>,
+        limits: Limits,
+    ) -> Endpoint {
+        let ref_endpoints = Arc::new(types.iter().map(|t| (t.name.clone(), t.endpoint.clone())).collect());
+        let defaults = types.iter().map(|t| TypeDefaults::of(t)).collect();
+        Endpoint {
+            name,
+            base_path,
+            connector,
+            types,
+            limits,
+            ref_endpoints,
+            defaults,
+        }
+    }
+
+    /// The precomputed defaults of one of this endpoint's types (`None` for a type that is
+    /// not one of `types`, which then gets computed per request).
+    fn defaults_of(&self, rt: &ResourceType) -> Option<&TypeDefaults> {
+        let i = self.types.iter().position(|t| std::ptr::eq(&**t, rt))?;
+        self.defaults.get(i)
+    }
+
     pub fn resource_type(&self, endpoint_segment: &str) -> Option<&Arc<ResourceType>> {
         self.types.iter().find(|t| {
             t.endpoint
@@ -79,32 +167,15 @@ impl Endpoint {
     }
 
     pub fn refs(&self, base_url: &str) -> RefContext {
-        RefContext {
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            endpoints: self
-                .types
-                .iter()
-                .map(|t| (t.name.clone(), t.endpoint.clone()))
-                .collect(),
-        }
+        RefContext::new(base_url.trim_end_matches('/').to_owned(), self.ref_endpoints.clone())
     }
 
     /// What a read must fetch beyond the entry's own fields.
     fn read_set(&self, rt: &ResourceType, projection: &Projection) -> ReadSet {
-        let mut read = ReadSet::default();
-        for m in &rt.attrs {
-            let wanted = projection.wants(m.path.urn.as_deref(), &m.path.attr, &rt.schema);
-            match &m.target {
-                Target::Child { child, .. } if wanted => {
-                    read.children.insert(child.clone());
-                }
-                Target::Relation { relation, .. } if wanted => {
-                    read.relations.insert(relation.clone());
-                }
-                _ => {}
-            }
+        match self.defaults_of(rt) {
+            Some(d) if projection.is_default() => d.read.clone(),
+            _ => read_set_for(rt, projection),
         }
-        read
     }
 
     /// Every child and relation: what a full read (PUT) needs.
@@ -124,9 +195,17 @@ impl Endpoint {
     ) -> Resource {
         let mut json = record::from_record(record, rt, refs);
         record::finish_meta(&mut json, rt, refs);
-        let version = json.pointer("/meta/version").and_then(Json::as_str).map(str::to_owned);
+        let version = json
+            .get("meta")
+            .and_then(|m| m.get("version"))
+            .and_then(Json::as_str)
+            .map(str::to_owned);
         if let Some(p) = projection {
-            p.apply(&mut json, &rt.schema);
+            // The default projection changes nothing unless the type has something to hide.
+            let no_op = p.is_default() && self.defaults_of(rt).is_some_and(|d| !d.projection_needed);
+            if !no_op {
+                p.apply(&mut json, &rt.schema);
+            }
         }
         Resource { json, version }
     }

@@ -9,13 +9,16 @@ pub mod discovery;
 pub mod response;
 mod routes;
 
+use std::fmt::Write as _;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -48,7 +51,7 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
 }
 
-/// The request id of the current request, set by [`request_id`].
+/// The request id of the current request, set by [`edge`].
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
@@ -58,8 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(routes::dispatch)
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .with_state(state)
 }
 
@@ -89,47 +91,81 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (StatusCode::OK, "ready").into_response()
 }
 
-async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = uuid::Uuid::new_v4().to_string();
+/// `x-request-id`.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A fresh request id: a per-process random prefix (64 bits, drawn once) and a counter.
+/// Unique in practice across processes and restarts, opaque to clients, and free of a
+/// system call per request.
+fn next_request_id() -> String {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        if getrandom::fill(&mut bytes).is_err() {
+            // No random source: the clock and the process id still separate processes.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            bytes = (nanos ^ (u64::from(std::process::id()) << 32)).to_be_bytes();
+        }
+        format!("{:016x}", u64::from_be_bytes(bytes))
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // Exact capacity, so the header value below takes the buffer without copying.
+    let digits = (64 - n.leading_zeros()).max(1).div_ceil(4) as usize;
+    let mut id = String::with_capacity(prefix.len() + 1 + digits);
+    id.push_str(prefix);
+    id.push('-');
+    let _ = write!(id, "{n:x}");
+    id
+}
+
+/// The edge of every request, in one layer: a request id (extension and `x-request-id`
+/// header), an info span carrying it with a log line per request, and authentication for
+/// everything except `/healthz` and `/readyz`.
+async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let id = next_request_id();
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = std::time::Instant::now();
-    let mut response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
-    span.in_scope(|| {
+    let handled = async {
+        let response = match unauthorized(&state, &req, &id) {
+            None => next.run(req).await,
+            Some(refused) => refused,
+        };
         tracing::info!(
             status = response.status().as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "handled"
         );
-    });
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", v);
+        response
+    };
+    let mut response = tracing::Instrument::instrument(handled, span).await;
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(id)) {
+        response.headers_mut().insert(X_REQUEST_ID, v);
     }
     response
 }
 
-async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The 401 response for a request that needs credentials and lacks valid ones.
+fn unauthorized(state: &AppState, req: &Request, request_id: &str) -> Option<Response> {
     let path = req.uri().path();
     if path == "/healthz" || path == "/readyz" {
-        return next.run(req).await;
+        return None;
     }
     let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if state.credentials.check(authorization) {
-        return next.run(req).await;
+        return None;
     }
-    let rid = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
     let detail = if authorization.is_some() {
         "the credentials are not valid"
     } else {
         "authentication is required"
     };
-    let mut r = response::error(&ScimError::new(401, None, detail), &rid);
+    let mut r = response::error(&ScimError::new(401, None, detail), request_id);
     if let Ok(v) = HeaderValue::from_str(&state.credentials.challenge()) {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
-    r
+    Some(r)
 }

@@ -1,5 +1,7 @@
 //! SCIM dispatch: path → endpoint → operation.
 
+use std::borrow::Cow;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -14,18 +16,14 @@ use crate::scim::projection::Projection;
 use crate::scim::{ScimError, ScimType};
 
 /// The fallback handler: every SCIM path goes through here.
-pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
+pub async fn dispatch(State(state): State<AppState>, mut req: Request) -> Response {
+    // Only this handler reads the request id, so it is taken rather than copied.
     let rid = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
+        .extensions_mut()
+        .remove::<RequestId>()
+        .map(|r| r.0)
         .unwrap_or_default();
-    let Ok(_permit) = tokio::time::timeout(
-        std::time::Duration::from_millis(250),
-        state.permits.clone().acquire_owned(),
-    )
-    .await
-    else {
+    let Ok(_permit) = tokio::time::timeout(std::time::Duration::from_millis(250), state.permits.acquire()).await else {
         return response::error(
             &ScimError::new(429, None, "too many concurrent requests; try again shortly").with_retry_after(1),
             &rid,
@@ -43,49 +41,60 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
 }
 
 /// Splits a request path into an endpoint and the SCIM segments after its base path.
-/// Doubled slashes are collapsed and the base path compares case-insensitively.
-fn route<'a>(state: &'a AppState, path: &str) -> Option<(&'a Endpoint, Vec<String>)> {
-    let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
-    state
+/// Doubled slashes are collapsed and the base path compares case-insensitively. Segments
+/// borrow from the path unless they are percent-encoded.
+fn route<'a, 'p>(state: &'a AppState, path: &'p str) -> Option<(&'a Endpoint, Vec<Cow<'p, str>>)> {
+    let mut segments: Vec<Cow<'p, str>> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let (ep, n) = state
         .endpoints
         .iter()
         .filter_map(|ep| {
-            let base: Vec<&str> = ep.base_path.split('/').filter(|s| !s.is_empty()).collect();
-            let matches =
-                segments.len() >= base.len() && base.iter().zip(&segments).all(|(a, b)| a.eq_ignore_ascii_case(b));
-            matches.then(|| (ep.as_ref(), base.len()))
+            let mut n = 0;
+            for b in ep.base_path.split('/').filter(|s| !s.is_empty()) {
+                if !segments.get(n).is_some_and(|s| b.eq_ignore_ascii_case(s)) {
+                    return None;
+                }
+                n += 1;
+            }
+            Some((ep.as_ref(), n))
         })
         // The longest base path wins, so `/` and `/hr` can coexist.
-        .max_by_key(|(_, n)| *n)
-        .map(|(ep, n)| (ep, segments[n..].to_vec()))
+        .max_by_key(|(_, n)| *n)?;
+    segments.drain(..n);
+    Some((ep, segments))
 }
 
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+fn percent_decode(s: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy()
 }
 
 /// The absolute base URL of an endpoint as the client sees it.
 fn base_url(state: &AppState, ep: &Endpoint, headers: &HeaderMap) -> String {
     let s = &state.settings;
-    let origin = match &s.public_url {
-        Some(u) => u.trim_end_matches('/').to_owned(),
+    let base = if ep.base_path == "/" { "" } else { ep.base_path.as_str() };
+    let joined = |origin: &str| {
+        let mut url = String::with_capacity(origin.len() + base.len());
+        url.push_str(origin);
+        url.push_str(base);
+        url
+    };
+    match &s.public_url {
+        Some(u) => joined(u.trim_end_matches('/')),
         None if s.trust_forwarded => {
             let h = |name: &str| {
                 headers
                     .get(name)
                     .and_then(|v| v.to_str().ok())
-                    .map(|v| v.split(',').next().unwrap_or(v).trim().to_owned())
+                    .map(|v| v.split(',').next().unwrap_or(v).trim())
             };
-            let proto = h("x-forwarded-proto").unwrap_or_else(|| "http".into());
+            let proto = h("x-forwarded-proto").unwrap_or("http");
             match h("x-forwarded-host").or_else(|| h("host")) {
-                Some(host) => format!("{proto}://{host}"),
-                None => s.listen_url.clone(),
+                Some(host) => format!("{proto}://{host}{base}"),
+                None => joined(&s.listen_url),
             }
         }
-        None => s.listen_url.clone(),
-    };
-    let base = if ep.base_path == "/" { "" } else { ep.base_path.as_str() };
-    format!("{origin}{base}")
+        None => joined(&s.listen_url),
+    }
 }
 
 async fn read_body(state: &AppState, req: Request, limit: usize) -> Result<(HeaderMap, Json), ScimError> {
@@ -186,6 +195,35 @@ fn method_not_allowed(allowed: &str) -> ScimError {
     ScimError::new(405, None, format!("method not allowed here; allowed: {allowed}"))
 }
 
+/// The first segments that name an operation rather than a resource type or id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    ServiceProviderConfig,
+    ResourceTypes,
+    Schemas,
+    Me,
+    Bulk,
+    Search,
+    Other,
+}
+
+impl Tag {
+    fn of(segment: Option<&Cow<'_, str>>) -> Tag {
+        let Some(s) = segment else { return Tag::Other };
+        [
+            ("serviceproviderconfig", Tag::ServiceProviderConfig),
+            ("resourcetypes", Tag::ResourceTypes),
+            ("schemas", Tag::Schemas),
+            ("me", Tag::Me),
+            ("bulk", Tag::Bulk),
+            (".search", Tag::Search),
+        ]
+        .into_iter()
+        .find(|(name, _)| s.eq_ignore_ascii_case(name))
+        .map_or(Tag::Other, |(_, tag)| tag)
+    }
+}
+
 async fn handle(state: &AppState, req: Request) -> Result<Response, ScimError> {
     let path = req.uri().path().to_owned();
     let Some((ep, segments)) = route(state, &path) else {
@@ -194,56 +232,56 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, ScimError> {
     let base = base_url(state, ep, req.headers());
     let method = req.method().clone();
     let params = query_params(&req);
-    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let lower: Vec<String> = seg.iter().map(|s| s.to_ascii_lowercase()).collect();
-    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let seg = |i: usize| -> &str { &segments[i] };
+    // Only the first two segments decide the operation; they compare case-insensitively.
+    let tags = (segments.len(), Tag::of(segments.first()), Tag::of(segments.get(1)));
     let body_limit = state.settings.max_body_bytes;
     let basic = !state.credentials.basic.is_empty();
 
-    match (lower.as_slice(), &method) {
-        (["serviceproviderconfig"], &Method::GET) => Ok(response::scim_json(
+    match (tags, &method) {
+        ((1, Tag::ServiceProviderConfig, _), &Method::GET) => Ok(response::scim_json(
             StatusCode::OK,
             &discovery::service_provider_config(ep, &base, basic),
         )),
-        (["resourcetypes"], &Method::GET) => Ok(response::scim_json(
+        ((1, Tag::ResourceTypes, _), &Method::GET) => Ok(response::scim_json(
             StatusCode::OK,
             &discovery::resource_types(ep, None, &base)?,
         )),
-        (["resourcetypes", _], &Method::GET) => Ok(response::scim_json(
+        ((2, Tag::ResourceTypes, _), &Method::GET) => Ok(response::scim_json(
             StatusCode::OK,
-            &discovery::resource_types(ep, Some(seg[1]), &base)?,
+            &discovery::resource_types(ep, Some(seg(1)), &base)?,
         )),
-        (["schemas"], &Method::GET) => Ok(response::scim_json(
+        ((1, Tag::Schemas, _), &Method::GET) => Ok(response::scim_json(
             StatusCode::OK,
             &discovery::schemas(ep, None, &base)?,
         )),
-        (["schemas", _], &Method::GET) => Ok(response::scim_json(
+        ((2, Tag::Schemas, _), &Method::GET) => Ok(response::scim_json(
             StatusCode::OK,
-            &discovery::schemas(ep, Some(seg[1]), &base)?,
+            &discovery::schemas(ep, Some(seg(1)), &base)?,
         )),
-        (["serviceproviderconfig" | "resourcetypes" | "schemas", ..], _) => Err(method_not_allowed("GET")),
-        (["me", ..], _) => Err(ScimError::new(
+        ((_, Tag::ServiceProviderConfig | Tag::ResourceTypes | Tag::Schemas, _), _) => Err(method_not_allowed("GET")),
+        ((_, Tag::Me, _), _) => Err(ScimError::new(
             501,
             None,
             "/Me is not supported: scimgate authenticates provisioning clients, not end users",
         )),
-        (["bulk"], &Method::POST) => {
+        ((1, Tag::Bulk, _), &Method::POST) => {
             let (_, body) = read_body(state, req, state.settings.bulk_max_payload_bytes).await?;
             Ok(response::scim_json(StatusCode::OK, &ep.bulk(&body, &base).await?))
         }
-        (["bulk"], _) => Err(method_not_allowed("POST")),
-        ([".search"], &Method::POST) => {
+        ((1, Tag::Bulk, _), _) => Err(method_not_allowed("POST")),
+        ((1, Tag::Search, _), &Method::POST) => {
             let (_, body) = read_body(state, req, body_limit).await?;
             Ok(response::scim_json(
                 StatusCode::OK,
                 &search_all(ep, &list_params_from_body(&body)?, &base).await?,
             ))
         }
-        ([".search"], _) => Err(method_not_allowed("POST")),
-        ([_], m) => {
+        ((1, Tag::Search, _), _) => Err(method_not_allowed("POST")),
+        ((1, _, _), m) => {
             let rt = ep
-                .resource_type(seg[0])
-                .ok_or_else(|| ScimError::not_found(format!("no resource type at /{}", seg[0])))?
+                .resource_type(seg(0))
+                .ok_or_else(|| ScimError::not_found(format!("no resource type at /{}", seg(0))))?
                 .clone();
             match *m {
                 Method::GET => Ok(response::scim_json(
@@ -267,10 +305,10 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, ScimError> {
                 _ => Err(method_not_allowed("GET, POST")),
             }
         }
-        ([_, ".search"], &Method::POST) => {
+        ((2, _, Tag::Search), &Method::POST) => {
             let rt = ep
-                .resource_type(seg[0])
-                .ok_or_else(|| ScimError::not_found(format!("no resource type at /{}", seg[0])))?
+                .resource_type(seg(0))
+                .ok_or_else(|| ScimError::not_found(format!("no resource type at /{}", seg(0))))?
                 .clone();
             let (_, body) = read_body(state, req, body_limit).await?;
             Ok(response::scim_json(
@@ -278,13 +316,13 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, ScimError> {
                 &ep.list(&rt, &list_params_from_body(&body)?, &base).await?,
             ))
         }
-        ([_, ".search"], _) => Err(method_not_allowed("POST")),
-        ([_, _], m) => {
+        ((2, _, Tag::Search), _) => Err(method_not_allowed("POST")),
+        ((2, _, _), m) => {
             let rt = ep
-                .resource_type(seg[0])
-                .ok_or_else(|| ScimError::not_found(format!("no resource type at /{}", seg[0])))?
+                .resource_type(seg(0))
+                .ok_or_else(|| ScimError::not_found(format!("no resource type at /{}", seg(0))))?
                 .clone();
-            let id = seg[1].to_owned();
+            let id = seg(1).to_owned();
             let pre = preconditions(req.headers());
             let attributes = param(&params, "attributes");
             let excluded = param(&params, "excludedAttributes");
@@ -327,7 +365,7 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, ScimError> {
                 _ => Err(method_not_allowed("GET, PUT, PATCH, DELETE")),
             }
         }
-        ([], _) => Err(ScimError::not_found(
+        ((0, _, _), _) => Err(ScimError::not_found(
             "this is a SCIM endpoint; try /ServiceProviderConfig",
         )),
         _ => Err(ScimError::not_found(format!("no SCIM resource at {path}"))),

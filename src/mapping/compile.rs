@@ -20,6 +20,8 @@ use crate::scim::schema::{self, AttrType, AttributeDef, Mutability, ResourceSche
 pub enum BackendPart {
     #[cfg(feature = "connector-sqlite")]
     Sql(crate::connector::sql::config::SqlEntityConfig),
+    #[cfg(feature = "connector-ldap")]
+    Ldap(crate::connector::ldap::config::LdapEntityConfig),
 }
 
 /// One compiled resource type and its connector part.
@@ -239,6 +241,12 @@ impl Cx<'_> {
                 has_modified: s.modified.is_some(),
                 has_version: s.version.is_some(),
             },
+            #[cfg(feature = "connector-ldap")]
+            Some(BackendPart::Ldap(l)) => MetaMapping {
+                has_created: l.created.is_some(),
+                has_modified: l.modified.is_some(),
+                has_version: l.version.is_some(),
+            },
             None => MetaMapping::default(),
         };
         if self.errors.0.len() > before {
@@ -291,6 +299,22 @@ impl Cx<'_> {
                             self.resource
                         ),
                         format!("add [{}.sql] with table = \"...\" and id = \"...\"", self.resource),
+                    );
+                    None
+                }
+            },
+            #[cfg(feature = "connector-ldap")]
+            "ldap" => match &file.ldap {
+                Some(l) => Some(BackendPart::Ldap(l.get_ref().clone())),
+                None => {
+                    self.err(
+                        span,
+                        "ldap",
+                        format!(
+                            "[{}.ldap] is missing: the endpoint's connector is an ldap connector",
+                            self.resource
+                        ),
+                        format!("add [{}.ldap] with base, rdn, id and create_classes", self.resource),
                     );
                     None
                 }

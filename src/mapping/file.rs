@@ -66,6 +66,9 @@ pub struct ResourceFile {
     /// Opt-in in-memory evaluation of filter and sort terms the backend cannot do, on at most
     /// this many candidates.
     pub scan_limit: Option<usize>,
+    /// The LDAP part: where entries live and how they are named.
+    #[cfg(feature = "connector-ldap")]
+    pub ldap: Option<Spanned<crate::connector::ldap::config::LdapEntityConfig>>,
     /// The SQL part: where and how the type is stored.
     #[cfg(feature = "connector-sqlite")]
     pub sql: Option<Spanned<crate::connector::sql::config::SqlEntityConfig>>,

@@ -70,6 +70,12 @@ impl Projection {
         Ok(Projection { include: None, exclude })
     }
 
+    /// Neither `attributes` nor `excludedAttributes` names anything: the output is the
+    /// `returned: default` and `always` attributes.
+    pub fn is_default(&self) -> bool {
+        self.include.is_none() && self.exclude.is_empty()
+    }
+
     /// Applies the projection to a canonical resource in place. Extension objects that become
     /// empty are removed, and so is their URN from `schemas`; `schemas` itself always stays.
     pub fn apply(&self, resource: &mut Value, schema: &ResourceSchema) {
