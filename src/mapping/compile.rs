@@ -871,7 +871,11 @@ impl Cx<'_> {
                 }
             }
         }
-        if steps.iter().any(|s| matches!(s, Converter::HashArgon2)) && def.mutability != Mutability::WriteOnly {
+        if steps
+            .iter()
+            .any(|s| matches!(s, Converter::HashArgon2 | Converter::HashSsha(_)))
+            && def.mutability != Mutability::WriteOnly
+        {
             self.err(
                 spec.convert.as_ref().map(|c| c.span()),
                 key,

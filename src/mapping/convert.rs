@@ -88,6 +88,17 @@ pub enum Converter {
     },
     /// One-way hash for passwords (`hash:argon2`).
     HashArgon2,
+    /// Salted SHA for directories that store what they are sent (`hash:ssha`,
+    /// `hash:ssha256`, `hash:ssha512`): `{SSHA}base64(digest || salt)`, RFC 2307 style.
+    HashSsha(SshaScheme),
+}
+
+/// The digest of an `{SSHA*}` password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SshaScheme {
+    Sha1,
+    Sha256,
+    Sha512,
 }
 
 impl Converter {
@@ -130,7 +141,10 @@ impl Converter {
                 }
             }
             ("hash", Some("argon2")) => Converter::HashArgon2,
-            ("hash", _) => return Err(form("hash:argon2")),
+            ("hash", Some("ssha")) => Converter::HashSsha(SshaScheme::Sha1),
+            ("hash", Some("ssha256")) => Converter::HashSsha(SshaScheme::Sha256),
+            ("hash", Some("ssha512")) => Converter::HashSsha(SshaScheme::Sha512),
+            ("hash", _) => return Err(form("hash:argon2, hash:ssha, hash:ssha256, hash:ssha512")),
             _ => {
                 return Err(format!(
                     "unknown converter `{spec}`; converters are lower, upper, trim, int, float, text, bool:<form>, datetime:<form>, affix:<prefix>,<suffix>, hash:argon2"
@@ -152,6 +166,7 @@ impl Converter {
             Converter::Values(map) => return map.to_backend(v),
             Converter::Affix { prefix, suffix } => map_text(v, |s| format!("{prefix}{s}{suffix}"))?,
             Converter::HashArgon2 => Value::Text(hash_argon2(&text_form(&v))?),
+            Converter::HashSsha(scheme) => Value::Text(hash_ssha(&text_form(&v), *scheme)),
         }))
     }
 
@@ -169,7 +184,7 @@ impl Converter {
                 }
                 _ => v,
             },
-            Converter::HashArgon2 => return err("a hashed value cannot be read back"),
+            Converter::HashArgon2 | Converter::HashSsha(_) => return err("a hashed value cannot be read back"),
         })
     }
 
@@ -183,7 +198,7 @@ impl Converter {
             Converter::Affix { .. } => matches!(op, Eq | Ne),
             Converter::Int | Converter::Float | Converter::DateTime(_) => matches!(op, Eq | Ne | Gt | Ge | Lt | Le),
             Converter::Bool(_) | Converter::Values(_) => matches!(op, Eq | Ne),
-            Converter::HashArgon2 => false,
+            Converter::HashArgon2 | Converter::HashSsha(_) => false,
         }
     }
 }
@@ -243,7 +258,9 @@ impl Conversion {
     }
 
     pub fn is_one_way(&self) -> bool {
-        self.steps.iter().any(|s| matches!(s, Converter::HashArgon2))
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Converter::HashArgon2 | Converter::HashSsha(_)))
     }
 
     /// SCIM value (a JSON scalar) → backend value; `None` when a map says to drop it.
@@ -446,6 +463,25 @@ pub fn iso(dt: &DateTime<Utc>) -> String {
     dt.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+fn hash_ssha(password: &str, scheme: SshaScheme) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let mut salt = [0u8; 8];
+    getrandom::fill(&mut salt).expect("the operating system's random source is unavailable");
+    let digest = |mut h: Box<dyn sha2::digest::DynDigest>| {
+        h.update(password.as_bytes());
+        h.update(&salt);
+        h.finalize().into_vec()
+    };
+    let (label, mut bytes) = match scheme {
+        SshaScheme::Sha1 => ("SSHA", digest(Box::new(sha1::Sha1::new()))),
+        SshaScheme::Sha256 => ("SSHA256", digest(Box::new(sha2::Sha256::new()))),
+        SshaScheme::Sha512 => ("SSHA512", digest(Box::new(sha2::Sha512::new()))),
+    };
+    bytes.extend_from_slice(&salt);
+    format!("{{{label}}}{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
 fn hash_argon2(password: &str) -> Result<String, ConvertError> {
     argon2::Argon2::default()
         .hash_password(password.as_bytes())
@@ -562,6 +598,23 @@ mod tests {
         assert_ne!(a, b);
         assert!(text_form(&a).starts_with("$argon2"));
         assert!(c.to_scim(&a, AttrType::String).is_err());
+    }
+
+    #[test]
+    fn ssha_hashes_verify_with_their_salt() {
+        use base64::Engine;
+        use sha1::Digest;
+        let c = conv(&["hash:ssha"]);
+        let stored = text_form(&c.to_backend(&json!("secret")).unwrap().unwrap());
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(stored.strip_prefix("{SSHA}").unwrap())
+            .unwrap();
+        let (digest, salt) = raw.split_at(20);
+        let mut h = sha1::Sha1::new();
+        h.update(b"secret");
+        h.update(salt);
+        assert_eq!(h.finalize().as_slice(), digest);
+        assert!(text_form(&conv(&["hash:ssha512"]).to_backend(&json!("x")).unwrap().unwrap()).starts_with("{SSHA512}"));
     }
 
     #[test]
