@@ -203,7 +203,15 @@ impl Endpoint {
         if let Some(p) = projection {
             // The default projection changes nothing unless the type has something to hide.
             let no_op = p.is_default() && self.defaults_of(rt).is_some_and(|d| !d.projection_needed);
-            if !no_op {
+            if no_op {
+                // Every debug build (and so every end-to-end test) checks the claim.
+                #[cfg(debug_assertions)]
+                {
+                    let mut projected = json.clone();
+                    p.apply(&mut projected, &rt.schema);
+                    debug_assert_eq!(projected, json, "the default projection changed a {} resource", rt.name);
+                }
+            } else {
                 p.apply(&mut json, &rt.schema);
             }
         }
@@ -489,3 +497,97 @@ fn check_immutable(rt: &ResourceType, current: &Json, new: &Json) -> Result<(), 
 
 /// Relation deltas keyed by relation name, for tests and `map`.
 pub type Deltas = BTreeMap<String, RelationDelta>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::diagnostic::SourceFile;
+    use crate::mapping::compile::compile;
+    use crate::scim::schema::Returned;
+
+    fn compiled(dir: &str) -> Vec<ResourceType> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("mappings")
+            .join(dir);
+        let sources: Vec<SourceFile> = ["users.toml", "groups.toml"]
+            .iter()
+            .map(|f| {
+                let path = root.join(f);
+                let text = std::fs::read_to_string(&path).expect("mapping file");
+                SourceFile::new(path, text)
+            })
+            .collect();
+        match compile(&sources, "sql") {
+            Ok(c) => c.into_iter().map(|c| c.resource).collect(),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn shipped_mappings_skip_the_default_projection() {
+        for dir in ["quickstart", "entra-id"] {
+            for rt in compiled(dir) {
+                assert!(!default_projection_needed(&rt), "{dir}: {}", rt.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_hidden_attribute_or_sub_attribute_needs_the_projection() {
+        let users = || {
+            compiled("quickstart")
+                .into_iter()
+                .find(|t| t.name == "User")
+                .expect("User")
+        };
+        let mapped =
+            |rt: &ResourceType, attr: &str| rt.attrs.iter().any(|m| m.path.urn.is_none() && m.path.attr == attr);
+
+        let mut rt = users();
+        assert!(mapped(&rt, "userName"));
+        for a in &mut rt.schema.core.attributes {
+            if a.name == "userName" {
+                a.returned = Returned::Request;
+            }
+        }
+        assert!(default_projection_needed(&rt));
+
+        let mut rt = users();
+        assert!(mapped(&rt, "name"));
+        for a in &mut rt.schema.core.attributes {
+            if a.name == "name" {
+                for sub in &mut a.sub_attributes {
+                    sub.returned = Returned::Never;
+                }
+            }
+        }
+        assert!(default_projection_needed(&rt));
+
+        let mut rt = users();
+        for m in &mut rt.attrs {
+            m.attr_def.returned = Returned::Request;
+        }
+        assert!(default_projection_needed(&rt));
+    }
+
+    #[test]
+    fn only_the_empty_projection_is_default() {
+        let rt = compiled("quickstart")
+            .into_iter()
+            .find(|t| t.name == "User")
+            .expect("User");
+        assert!(Projection::default().is_default());
+        assert!(Projection::parse(None, None, &rt.schema).unwrap().is_default());
+        assert!(Projection::parse(Some(" "), Some(""), &rt.schema).unwrap().is_default());
+        assert!(
+            !Projection::parse(Some("userName"), None, &rt.schema)
+                .unwrap()
+                .is_default()
+        );
+        assert!(
+            !Projection::parse(None, Some("emails"), &rt.schema)
+                .unwrap()
+                .is_default()
+        );
+    }
+}

@@ -1,6 +1,9 @@
 //! The Entra ID default mapping against an application schema scimgate did not create
 //! (mappings/entra-id): integer keys, status codes, one column per email and phone type.
 
+// Tests set up and inspect the database directly, behind the gateway's back.
+#![allow(clippy::disallowed_methods)]
+
 use serde_json::json;
 
 use crate::harness::{Gateway, repo_path};

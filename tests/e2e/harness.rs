@@ -1,6 +1,9 @@
 //! Starts a gateway in-process on a free loopback port, backed by a throwaway SQLite file
 //! with the quickstart mappings, and talks to it over real HTTP.
 
+// Tests set up and inspect the database directly, behind the gateway's back.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 
 use reqwest::{Method, StatusCode, header::HeaderMap};

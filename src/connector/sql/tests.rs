@@ -1,3 +1,5 @@
+// Tests set up and inspect the database directly.
+#![allow(clippy::disallowed_methods)]
 //! Live tests against SQLite databases in temporary files, with a quickstart-like schema.
 
 use std::collections::{BTreeMap, BTreeSet};
