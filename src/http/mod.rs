@@ -169,3 +169,22 @@ fn unauthorized(state: &AppState, req: &Request, request_id: &str) -> Option<Res
     }
     Some(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_unique_and_share_a_random_prefix() {
+        let ids: Vec<String> = (0..1000).map(|_| next_request_id()).collect();
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        let (prefix, _) = ids[0].split_once('-').expect("prefix-counter");
+        assert_eq!(prefix.len(), 16);
+        for id in &ids {
+            assert!(id.starts_with(prefix) && HeaderValue::from_str(id).is_ok(), "{id}");
+            // The exact capacity lets the header value take the buffer without a copy.
+            assert_eq!(id.len(), id.capacity(), "{id}");
+        }
+    }
+}

@@ -48,20 +48,23 @@ fn route<'a, 'p>(state: &'a AppState, path: &'p str) -> Option<(&'a Endpoint, Ve
     let (ep, n) = state
         .endpoints
         .iter()
-        .filter_map(|ep| {
-            let mut n = 0;
-            for b in ep.base_path.split('/').filter(|s| !s.is_empty()) {
-                if !segments.get(n).is_some_and(|s| b.eq_ignore_ascii_case(s)) {
-                    return None;
-                }
-                n += 1;
-            }
-            Some((ep.as_ref(), n))
-        })
+        .filter_map(|ep| Some((ep.as_ref(), base_len(&ep.base_path, &segments)?)))
         // The longest base path wins, so `/` and `/hr` can coexist.
         .max_by_key(|(_, n)| *n)?;
     segments.drain(..n);
     Some((ep, segments))
+}
+
+/// How many leading segments `base_path` takes, when the path is under it.
+fn base_len(base_path: &str, segments: &[Cow<'_, str>]) -> Option<usize> {
+    let mut n = 0;
+    for b in base_path.split('/').filter(|s| !s.is_empty()) {
+        if !segments.get(n).is_some_and(|s| b.eq_ignore_ascii_case(s)) {
+            return None;
+        }
+        n += 1;
+    }
+    Some(n)
 }
 
 fn percent_decode(s: &str) -> Cow<'_, str> {
@@ -412,4 +415,46 @@ async fn search_all(ep: &Endpoint, params: &ListParams, base: &str) -> Result<Js
         "startIndex": start,
         "Resources": page,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segments(path: &str) -> Vec<Cow<'_, str>> {
+        path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect()
+    }
+
+    #[test]
+    fn segments_collapse_slashes_and_decode_only_when_encoded() {
+        let s = segments("//scim/v2//Users/a%20b/");
+        assert_eq!(s, ["scim", "v2", "Users", "a b"]);
+        assert!(matches!(s[2], Cow::Borrowed(_)));
+        assert!(matches!(s[3], Cow::Owned(_)));
+        assert_eq!(segments("/x/%FF"), ["x", "\u{FFFD}"]);
+    }
+
+    #[test]
+    fn base_paths_match_whole_segments_case_insensitively() {
+        let s = segments("/SCIM/v2/Users");
+        assert_eq!(base_len("/scim/v2", &s), Some(2));
+        assert_eq!(base_len("/", &s), Some(0));
+        assert_eq!(base_len("/scim/v2/Users/x", &s), None);
+        assert_eq!(base_len("/scim/v", &s), None);
+        assert_eq!(base_len("/hr", &s), None);
+    }
+
+    #[test]
+    fn operation_segments_are_case_insensitive() {
+        let tag = |s: &str| Tag::of(Some(&Cow::Borrowed(s)));
+        assert_eq!(tag("serviceProviderConfig"), Tag::ServiceProviderConfig);
+        assert_eq!(tag("RESOURCETYPES"), Tag::ResourceTypes);
+        assert_eq!(tag("Schemas"), Tag::Schemas);
+        assert_eq!(tag("ME"), Tag::Me);
+        assert_eq!(tag("Bulk"), Tag::Bulk);
+        assert_eq!(tag(".SEARCH"), Tag::Search);
+        assert_eq!(tag("Users"), Tag::Other);
+        assert_eq!(tag("search"), Tag::Other);
+        assert_eq!(Tag::of(None), Tag::Other);
+    }
 }

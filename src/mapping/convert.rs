@@ -147,7 +147,7 @@ impl Converter {
             ("hash", _) => return Err(form("hash:argon2, hash:ssha, hash:ssha256, hash:ssha512")),
             _ => {
                 return Err(format!(
-                    "unknown converter `{spec}`; converters are lower, upper, trim, int, float, text, bool:<form>, datetime:<form>, affix:<prefix>,<suffix>, hash:argon2"
+                    "unknown converter `{spec}`; converters are lower, upper, trim, int, float, text, bool:<form>, datetime:<form>, affix:<prefix>,<suffix>, hash:argon2, hash:ssha, hash:ssha256, hash:ssha512"
                 ));
             }
         })

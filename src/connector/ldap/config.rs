@@ -193,6 +193,17 @@ pub struct LdapEntityConfig {
     /// How a mapped password field is written: `attribute` (default), `exop`, `unicodepwd`.
     #[serde(default)]
     pub password: PasswordWrite,
+    /// The field that carries the password (write-only: never read back, never searched).
+    /// Default: the mapped field named `userPassword` or `unicodePwd` (case-insensitive),
+    /// which is what the mapping's `password` attribute maps to in the shipped profiles.
+    /// Set it when the password is mapped to another attribute name. With
+    /// `password = "exop"` the field is not written as an attribute: its value goes to the
+    /// Password Modify extended operation after the add or modify. With `unicodepwd` the
+    /// value is written to `unicodePwd` as AD wants it, whatever the field is called. A
+    /// password is refused over a connection that is neither `ldaps://` nor StartTLS unless
+    /// `allow_plaintext_passwords` is set.
+    #[serde(default)]
+    pub password_field: Option<String>,
 }
 
 fn default_scope() -> String {
