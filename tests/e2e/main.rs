@@ -8,3 +8,4 @@ mod existing_schema;
 mod harness;
 mod protocol;
 mod smoke;
+mod operations;
