@@ -136,3 +136,60 @@ fn check_reports_every_error_with_position_and_exit_78() {
     assert!(err.contains("requird"), "{err}");
     assert!(err.contains("hint:"), "{err}");
 }
+
+/// The README's quickstart command: `scimgate serve` with no config creates `./scimgate.db`,
+/// prints a generated token once, answers with it, and stops cleanly on SIGTERM.
+#[test]
+fn quickstart_serve_prints_a_token_serves_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env_remove("SCIMGATE_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read token");
+    let token = line
+        .trim()
+        .strip_prefix("SCIMGATE_TOKEN=")
+        .expect("token line")
+        .to_owned();
+    assert!(token.len() >= 32, "{line}");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let status = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let url = format!("http://127.0.0.1:{port}/ServiceProviderConfig");
+        for _ in 0..200 {
+            if let Ok(r) = client.get(&url).bearer_auth(&token).send().await {
+                return r.status().as_u16();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        0
+    });
+    assert_eq!(status, 200);
+    assert!(dir.path().join("scimgate.db").exists());
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let exit = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}");
+}
