@@ -2037,3 +2037,99 @@ mod tests {
         assert!(validate_str("meta.created eq null").is_ok());
     }
 }
+
+/// Property: every filter tree prints as text that parses back to the same tree.
+#[cfg(test)]
+mod round_trip {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-zA-Z][a-zA-Z0-9_-]{0,8}"
+    }
+
+    fn path() -> impl Strategy<Value = AttrPath> {
+        (
+            prop::option::of(Just(
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".to_owned(),
+            )),
+            name(),
+            prop::option::of(name()),
+        )
+            .prop_map(|(urn, attr, sub)| AttrPath { urn, attr, sub })
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<String>().prop_map(Value::String),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            Just(Value::Null),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = CompareOp> {
+        prop_oneof![
+            Just(CompareOp::Eq),
+            Just(CompareOp::Ne),
+            Just(CompareOp::Co),
+            Just(CompareOp::Sw),
+            Just(CompareOp::Ew),
+            Just(CompareOp::Gt),
+            Just(CompareOp::Ge),
+            Just(CompareOp::Lt),
+            Just(CompareOp::Le),
+        ]
+    }
+
+    fn leaf() -> impl Strategy<Value = Filter> {
+        prop_oneof![
+            (path(), op(), value()).prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
+            path().prop_map(Filter::Present),
+        ]
+    }
+
+    fn filter() -> impl Strategy<Value = Filter> {
+        leaf().prop_recursive(4, 24, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Filter::And),
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Filter::Or),
+                inner.prop_map(|f| Filter::Not(Box::new(f))),
+            ]
+        })
+    }
+
+    /// The parser flattens nested `and`/`or`; build the tree it would produce.
+    fn normalize(f: Filter) -> Filter {
+        match f {
+            Filter::And(items) => Filter::And(
+                items
+                    .into_iter()
+                    .map(normalize)
+                    .flat_map(|i| if let Filter::And(x) = i { x } else { vec![i] })
+                    .collect(),
+            ),
+            Filter::Or(items) => Filter::Or(
+                items
+                    .into_iter()
+                    .map(normalize)
+                    .flat_map(|i| if let Filter::Or(x) = i { x } else { vec![i] })
+                    .collect(),
+            ),
+            Filter::Not(inner) => Filter::Not(Box::new(normalize(*inner))),
+            other => other,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn display_then_parse_is_identity(f in filter()) {
+            let expected = normalize(f);
+            let text = expected.to_string();
+            let limits = FilterLimits { max_len: 1 << 20, max_depth: 64, max_terms: 1024 };
+            let parsed = parse_filter(&text, &limits);
+            prop_assert_eq!(parsed.as_ref().ok(), Some(&expected), "text: {}", text);
+        }
+    }
+}
