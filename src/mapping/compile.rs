@@ -227,7 +227,7 @@ impl Cx<'_> {
             }
         }
         let ignored = self.ignored(&catalog, &file.ignore);
-        let exposed = expose(&catalog, &attrs, &ignored);
+        let exposed = expose(&catalog, &attrs);
         self.check_required(&catalog, &attrs, &ignored, span.clone());
 
         let part = self.backend_part(file, kind, span.clone());
@@ -617,7 +617,7 @@ impl Cx<'_> {
                 && spec.table.is_some()
                 && spec.type_.is_none());
         if spec.table.is_some() {
-            let (Some(table), Some(fk)) = (&spec.table, &spec.key) else {
+            let (Some(_), Some(_)) = (&spec.table, &spec.key) else {
                 self.err(
                     span,
                     key,
@@ -638,17 +638,16 @@ impl Cx<'_> {
                 );
                 return None;
             }
-            let Some(value) = &spec.value else {
+            if spec.value.is_none() {
                 self.err(span, key, "a table mapping needs `value`", "value = \"column\"");
                 return None;
-            };
+            }
             if is_reference {
                 let target = spec
                     .reference
                     .as_ref()
                     .map(|r| r.get_ref().clone())
                     .unwrap_or_else(|| default_reference_target(&attr_def.name));
-                let _ = (table, fk, value);
                 return Some(Target::Relation {
                     relation: attr_def.name.clone(),
                     target,
@@ -1024,7 +1023,7 @@ fn expand_alias(key: &str) -> String {
 }
 
 /// The schemas as `/Schemas` shows them: only what is mapped, sub-attributes included.
-fn expose(catalog: &ResourceSchema, attrs: &[AttrMapping], _ignored: &[(Option<String>, String)]) -> ResourceSchema {
+fn expose(catalog: &ResourceSchema, attrs: &[AttrMapping]) -> ResourceSchema {
     let pick = |schema: &SchemaDef, urn: Option<&str>| SchemaDef {
         attributes: schema
             .attributes
@@ -1130,8 +1129,6 @@ fn entity_spec(name: &str, attrs: &[AttrMapping], compute: &[Computed]) -> Entit
             fields.push(f.to_owned());
         }
     };
-    let mut children = Vec::new();
-    let mut relations = Vec::new();
     for m in attrs {
         match &m.target {
             Target::Field { field, .. }
@@ -1144,7 +1141,6 @@ fn entity_spec(name: &str, attrs: &[AttrMapping], compute: &[Computed]) -> Entit
     for c in compute {
         add(&c.field);
     }
-    let _ = (&mut children, &mut relations);
     // Targets are filled in once every resource type has an id (`resolve_references`).
     let references = attrs
         .iter()
@@ -1156,11 +1152,12 @@ fn entity_spec(name: &str, attrs: &[AttrMapping], compute: &[Computed]) -> Entit
             _ => None,
         })
         .collect();
+    // Child and relation locations come from the raw table (`table_locations`).
     EntitySpec {
         name: name.to_owned(),
         fields,
-        children,
-        relations,
+        children: Vec::new(),
+        relations: Vec::new(),
         references,
     }
 }
