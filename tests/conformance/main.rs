@@ -81,6 +81,8 @@ fn scimgate(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_scimgate"))
         .args(args)
         .env("APP_DB_URL", "sqlite::memory:")
+        .env("LDAP_BIND_PASSWORD", "not-used-offline")
+        .env("AD_BIND_PASSWORD", "not-used-offline")
         .output()
         .expect("run scimgate")
 }
@@ -90,6 +92,11 @@ fn every_shipped_config_passes_check_and_its_mapping_tests() {
     let configs = shipped_configs();
     assert!(!configs.is_empty(), "no shipped scimgate.toml found");
     for config in configs {
+        let text = std::fs::read_to_string(&config).expect("read config");
+        if text.contains(".ldap]") && !cfg!(feature = "connector-ldap") {
+            eprintln!("SKIPPED {}: built without connector-ldap", config.display());
+            continue;
+        }
         let c = config.to_string_lossy();
         let check = scimgate(&["check", "--offline", "--config", &c]);
         assert!(
