@@ -90,7 +90,7 @@ impl Endpoint {
             .count
             .map_or(self.limits.default_count, |c| c.max(0) as u64)
             .min(self.limits.max_results);
-        let read = self.read_set(rt, &projection);
+        let read = self.read_set(rt, &projection).into_owned();
         let refs = self.refs(base_url);
 
         let unsupported = self.connector.unsupported(rt.entity, &translated.filter);

@@ -5,6 +5,7 @@ pub mod bulk;
 pub mod error;
 pub mod list;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -171,10 +172,10 @@ impl Endpoint {
     }
 
     /// What a read must fetch beyond the entry's own fields.
-    fn read_set(&self, rt: &ResourceType, projection: &Projection) -> ReadSet {
+    fn read_set(&self, rt: &ResourceType, projection: &Projection) -> Cow<'_, ReadSet> {
         match self.defaults_of(rt) {
-            Some(d) if projection.is_default() => d.read.clone(),
-            _ => read_set_for(rt, projection),
+            Some(d) if projection.is_default() => Cow::Borrowed(&d.read),
+            _ => Cow::Owned(read_set_for(rt, projection)),
         }
     }
 

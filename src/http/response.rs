@@ -11,7 +11,13 @@ pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 /// A JSON body with the SCIM media type.
 pub fn scim_json(status: StatusCode, body: &Json) -> Response {
-    let mut r = (status, body.to_string()).into_response();
+    // Room for a typical resource up front, instead of growing from serde_json's 128 bytes.
+    let mut bytes = Vec::with_capacity(1024);
+    if serde_json::to_writer(&mut bytes, body).is_err() {
+        // `Value` always serializes; this keeps the body valid JSON regardless.
+        bytes = b"{}".to_vec();
+    }
+    let mut r = (status, bytes).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     r
