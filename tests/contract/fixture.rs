@@ -52,6 +52,13 @@ pub struct Fixture {
     pub managed_user_fields: Vec<String>,
     /// The user entity's scope, when the fixture's mapping has one.
     pub scope: Option<ScopeInfo>,
+    /// The backend can match substrings (`co`/`sw`/`ew`) case-sensitively. LDAP cannot
+    /// (a substring filter cannot name a matching rule): it must report such terms in
+    /// `unsupported` instead.
+    pub case_exact_substrings: bool,
+    /// `gt`/`ge`/`lt`/`le` work on the text fields. LDAP attributes such as `uid` and `title`
+    /// have no ORDERING rule in the standard schema: such terms must be `unsupported` instead.
+    pub text_ordering: bool,
     /// Fields hold one value (SQL columns); LDAP attributes may hold many.
     pub single_valued_fields: bool,
     /// The capabilities this fixture's configuration must report, when known.

@@ -101,6 +101,13 @@ fn managed_fields(part: &BackendPart) -> Vec<String> {
             .chain(sql.modified.iter())
             .map(|loc| loc.to.clone())
             .collect(),
+        #[cfg(feature = "connector-ldap")]
+        BackendPart::Ldap(l) => std::iter::once(&l.id.to)
+            .chain(l.version.iter())
+            .chain(l.created.iter())
+            .chain(l.modified.iter())
+            .cloned()
+            .collect(),
     }
 }
 
@@ -188,6 +195,8 @@ mappings = ["{users}", "{groups}"]
         user_groups: relation_of(user, "groups"),
         managed_user_fields: managed,
         case_insensitive_unique: true,
+        case_exact_substrings: true,
+        text_ordering: true,
         scope: user_scope.map(|_| ScopeInfo {
             field: field_of(user, "title"),
             outside: "retired".into(),
@@ -203,5 +212,136 @@ mappings = ["{users}", "{groups}"]
         }),
         connector,
         _keep: Box::new(dir),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// LDAP: a throwaway slapd (tests/ldap/slapd.rs) per fixture.
+
+#[cfg(feature = "connector-ldap")]
+#[path = "../ldap/slapd.rs"]
+mod slapd;
+
+/// The users of the LDAP contract fixture. The contract creates users from `userName` alone,
+/// and inetOrgPerson requires `cn` and `sn` (the shipped profile computes them in the mapping
+/// layer, which the contract bypasses), so the fixture's users are `account` entries
+/// (MUST uid) with `extensibleObject` for `displayName` and `title`. Groups are the shipped
+/// OpenLDAP profile's groupOfNames, with its placeholder member.
+#[cfg(feature = "connector-ldap")]
+const LDAP_USERS: &str = r#"
+[User]
+
+[User.ldap]
+base = "ou=people,dc=example,dc=org"
+scope = "SCOPE"
+create_classes = ["top", "account", "extensibleObject"]
+rdn = "uid"
+id = "entryUUID"
+version = "entryCSN"
+created = "createTimestamp"
+modified = "modifyTimestamp"
+
+[User.attributes]
+userName = { to = "uid", required = true, unique = true }
+displayName = "displayName"
+title = "title"
+groups = { to = "memberOf", reference = "Group", mutability = "readOnly" }
+"#;
+
+/// A fresh slapd with the LDAP contract mappings.
+pub async fn ldap() -> Option<Fixture> {
+    ldap_with(None).await
+}
+
+/// The same with a scope on users: a user whose title is `retired` is outside the mapping.
+pub async fn ldap_scoped() -> Option<Fixture> {
+    ldap_with(Some("(&(objectClass=account)(!(title=retired)))")).await
+}
+
+#[cfg(not(feature = "connector-ldap"))]
+async fn ldap_with(_scope: Option<&str>) -> Option<Fixture> {
+    eprintln!("SKIPPED: built without the connector-ldap feature");
+    None
+}
+
+#[cfg(feature = "connector-ldap")]
+async fn ldap_with(user_scope: Option<&str>) -> Option<Fixture> {
+    if !slapd::available_or_skip("contract suite, ldap fixture") {
+        return None;
+    }
+    let server = tokio::task::spawn_blocking(slapd::Slapd::start)
+        .await
+        .expect("start slapd");
+    // The mapping files go into slapd's directory, which is removed when slapd stops (also
+    // when the test binary exits without dropping the shared fixture).
+    let dir = server.dir().to_path_buf();
+    let users = dir.join("users.toml");
+    std::fs::write(
+        &users,
+        LDAP_USERS.replace("SCOPE", user_scope.unwrap_or("(objectClass=account)")),
+    )
+    .expect("write users.toml");
+    let groups = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/openldap/groups.toml");
+    let config = format!(
+        r#"
+[connectors.c.ldap]
+url = "{url}"
+bind_dn = "{dn}"
+bind_password = "{pw}"
+
+[endpoints.main]
+path = "/"
+connector = "c"
+mappings = ["{users}", "{groups}"]
+"#,
+        url = server.url(),
+        dn = slapd::ADMIN_DN,
+        pw = slapd::ADMIN_PW,
+        users = users.display(),
+        groups = groups.display(),
+    );
+    let (plan, connector) = build(&dir, &config).await;
+    let resource = |name: &str| {
+        &plan
+            .compiled
+            .iter()
+            .find(|c| c.resource.name == name)
+            .unwrap_or_else(|| panic!("no {name} resource type"))
+            .resource
+    };
+    let managed = managed_fields(
+        &plan
+            .compiled
+            .iter()
+            .find(|c| c.resource.name == "User")
+            .expect("User")
+            .part,
+    );
+    let user = resource("User");
+    let group = resource("Group");
+    Some(Fixture {
+        kind: if user_scope.is_some() { "ldap-scoped" } else { "ldap" },
+        users: user.entity,
+        groups: group.entity,
+        user_name: field_of(user, "userName"),
+        display_name: field_of(user, "displayName"),
+        title: field_of(user, "title"),
+        group_name: field_of(group, "displayName"),
+        emails: None,
+        members: relation_of(group, "members"),
+        user_groups: relation_of(user, "groups"),
+        managed_user_fields: managed,
+        // uid is the RDN: `uid=Ann` and `uid=ann` are the same DN.
+        case_insensitive_unique: true,
+        case_exact_substrings: false,
+        text_ordering: false,
+        scope: user_scope.map(|_| ScopeInfo {
+            field: field_of(user, "title"),
+            outside: "retired".into(),
+        }),
+        single_valued_fields: false,
+        expected_capabilities: None,
+        connector,
+        _keep: Box::new(server),
     })
 }

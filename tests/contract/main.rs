@@ -140,3 +140,5 @@ macro_rules! define_suite {
 with_cases!(define_suite! {});
 with_cases!(contract_suite! { sqlite = crate::fixtures::sqlite });
 with_cases!(contract_suite! { sqlite_scoped = crate::fixtures::sqlite_scoped });
+with_cases!(contract_suite! { ldap = crate::fixtures::ldap });
+with_cases!(contract_suite! { ldap_scoped = crate::fixtures::ldap_scoped });

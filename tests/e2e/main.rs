@@ -6,6 +6,6 @@ mod bad_input;
 mod dialects;
 mod existing_schema;
 mod harness;
+mod operations;
 mod protocol;
 mod smoke;
-mod operations;

@@ -63,10 +63,7 @@ mod tests {
         let bytes = [
             0x40, 0xFC, 0x29, 0x6B, 0x47, 0xCA, 0x67, 0x10, 0xB3, 0x1D, 0x00, 0xDD, 0x01, 0x06, 0x62, 0xDA,
         ];
-        assert_eq!(
-            guid_to_string(&bytes).unwrap(),
-            "6b29fc40-ca47-1067-b31d-00dd010662da"
-        );
+        assert_eq!(guid_to_string(&bytes).unwrap(), "6b29fc40-ca47-1067-b31d-00dd010662da");
         assert_eq!(guid_from_string("6B29FC40-CA47-1067-B31D-00DD010662DA").unwrap(), bytes);
         assert_eq!(guid_from_string("6b29fc40-ca47-1067-b31d-00dd010662da").unwrap(), bytes);
         assert_eq!(guid_to_string(&bytes[..15]), None);
