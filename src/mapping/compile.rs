@@ -1117,7 +1117,8 @@ fn exposed_attr<'a>(
         t.canonical_values = stored_types;
     }
     if all.iter().any(|m| m.path.sub.is_some()) {
-        def.required = all.iter().any(|m| m.attr_def.required && m.path.sub.is_none());
+        // A complex attribute with a required sub-attribute must be sent (RFC 7643 §2.2).
+        def.required = all.iter().any(|m| m.attr_def.required || (m.path.sub.is_some() && m.leaf_def.required));
     }
     Some(def)
 }

@@ -18,6 +18,7 @@
 mod harness;
 mod slapd;
 
+mod conformance;
 mod cost;
 mod crud;
 mod dialects;
