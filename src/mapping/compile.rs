@@ -1118,7 +1118,9 @@ fn exposed_attr<'a>(
     }
     if all.iter().any(|m| m.path.sub.is_some()) {
         // A complex attribute with a required sub-attribute must be sent (RFC 7643 §2.2).
-        def.required = all.iter().any(|m| m.attr_def.required || (m.path.sub.is_some() && m.leaf_def.required));
+        def.required = all
+            .iter()
+            .any(|m| m.attr_def.required || (m.path.sub.is_some() && m.leaf_def.required));
     }
     Some(def)
 }
