@@ -314,7 +314,8 @@ pub fn run_case(connector: &dyn Connector, c: &Compiled, case: &crate::mapping::
         explain_create(connector, c, &parse(body)?)
     } else if let Some(body) = &case.patch {
         let given = given_record(case);
-        explain_patch(connector, c, "1", Some(&given), &parse(body)?)
+        let id = case.id.as_deref().unwrap_or("1");
+        explain_patch(connector, c, id, Some(&given), &parse(body)?)
     } else {
         return Err("  the test has no input: give filter, create or patch".into());
     };
@@ -366,7 +367,7 @@ pub fn run_case(connector: &dyn Connector, c: &Compiled, case: &crate::mapping::
 
 fn given_record(case: &crate::mapping::file::TestSpec) -> crate::connector::Record {
     let mut rec = crate::connector::Record {
-        id: "1".into(),
+        id: case.id.clone().unwrap_or_else(|| "1".into()),
         ..Default::default()
     };
     for (k, v) in &case.given {

@@ -262,6 +262,8 @@ pub struct TestSpec {
     /// The backend record before a `patch`/`put`: field → value.
     #[serde(default)]
     pub given: IndexMap<String, toml::Value>,
+    /// The id of the `given` record. Default `"1"`; LDAP keys need a UUID or GUID form.
+    pub id: Option<String>,
     /// Expected SQL statements (exact text, parameters shown after `-- params:`).
     pub sql: Option<OneOrMany>,
     /// Expected SCIM error, e.g. `"400 invalidFilter"`.
