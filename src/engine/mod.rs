@@ -302,6 +302,24 @@ impl Endpoint {
         let ops = patch::parse_patch(body, &self.limits.filter, self.limits.max_patch_operations)?;
         let refs = self.refs(base_url);
         let delta_attrs = rt.delta_attributes();
+        // A PATCH that only adds or removes members, with no If-Match, needs nothing from the
+        // current resource: the deltas go straight to the backend, which answers 404 itself.
+        let only_deltas = pre.if_match.is_none()
+            && ops.iter().all(|op| {
+                op.path.as_ref().is_some_and(|p| {
+                    p.attr.urn.is_none() && delta_attrs.iter().any(|a| a.eq_ignore_ascii_case(&p.attr.attr))
+                })
+            });
+        if only_deltas && projection.is_none() {
+            let mut scratch = Json::Object(Default::default());
+            let deltas = patch::apply_patch(&mut scratch, &ops, &rt.schema, &delta_attrs)?;
+            let changes = ChangeSet {
+                relations: relation_deltas(rt, deltas),
+                ..Default::default()
+            };
+            self.write(rt, id, &changes, None, pre).await?;
+            return Ok(None);
+        }
         // Children are part of the view PATCH edits; relations travel as deltas only, so a
         // membership change never reads the member list.
         let read = ReadSet {
@@ -317,18 +335,7 @@ impl Endpoint {
         let old = record::to_record(&current_view.json, rt, false)?;
         let new = record::to_record(&view, rt, false)?;
         let mut changes = record::diff(&old, &new, rt);
-        changes.relations.clear();
-        for (attr, d) in deltas {
-            let relation = rt.relation_of(None, &attr).unwrap_or(&attr).to_owned();
-            changes.relations.insert(
-                relation,
-                RelationDelta {
-                    remove_all: d.remove_all,
-                    add: d.add,
-                    remove: d.remove,
-                },
-            );
-        }
+        changes.relations = relation_deltas(rt, deltas);
         self.write(rt, id, &changes, current_view.version.as_deref(), pre)
             .await?;
         let quiet = !delta_attrs.is_empty() && projection.is_none();
@@ -450,6 +457,22 @@ impl Endpoint {
         }
         Ok(())
     }
+}
+
+/// PATCH value deltas keyed by relation name.
+fn relation_deltas(rt: &ResourceType, deltas: BTreeMap<String, patch::ValueDelta>) -> BTreeMap<String, RelationDelta> {
+    deltas
+        .into_iter()
+        .map(|(attr, d)| {
+            let relation = rt.relation_of(None, &attr).unwrap_or(&attr).to_owned();
+            let delta = RelationDelta {
+                remove_all: d.remove_all,
+                add: d.add,
+                remove: d.remove,
+            };
+            (relation, delta)
+        })
+        .collect()
 }
 
 fn check_if_match(pre: &Preconditions, current: &Resource) -> Result<(), ScimError> {

@@ -98,3 +98,21 @@ async fn absolute_urls_follow_public_url_and_trusted_forwarded_headers() {
         format!("https://id.example.org/scim/v2/Users/{}", r.id())
     );
 }
+
+/// A membership-only PATCH goes straight to the backend; an unknown group is still a 404 and
+/// writes nothing.
+#[tokio::test]
+async fn membership_patch_on_an_unknown_group_is_404() {
+    let gw = Gateway::quickstart().await;
+    let u = gw.post("/Users", &user("m1")).await.id();
+    let before = gw.snapshot().await;
+    let r = gw
+        .patch(
+            "/Groups/00000000-0000-4000-8000-000000000000",
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "add", "path": "members", "value": [{"value": u}]}]}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(gw.snapshot().await, before);
+}
