@@ -519,9 +519,6 @@ fn check_immutable(rt: &ResourceType, current: &Json, new: &Json) -> Result<(), 
     Ok(())
 }
 
-/// Relation deltas keyed by relation name, for tests and `map`.
-pub type Deltas = BTreeMap<String, RelationDelta>;
-
 #[cfg(test)]
 mod tests {
     use super::*;

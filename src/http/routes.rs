@@ -100,7 +100,7 @@ fn base_url(state: &AppState, ep: &Endpoint, headers: &HeaderMap) -> String {
     }
 }
 
-async fn read_body(state: &AppState, req: Request, limit: usize) -> Result<(HeaderMap, Json), ScimError> {
+async fn read_body(req: Request, limit: usize) -> Result<(HeaderMap, Json), ScimError> {
     let (parts, body) = req.into_parts();
     if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
@@ -113,7 +113,6 @@ async fn read_body(state: &AppState, req: Request, limit: usize) -> Result<(Head
             ));
         }
     }
-    let _ = state;
     let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ScimError::new(413, None, format!("the request body is larger than {limit} bytes")))?;
@@ -269,12 +268,12 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, ScimError> {
             "/Me is not supported: scimgate authenticates provisioning clients, not end users",
         )),
         ((1, Tag::Bulk, _), &Method::POST) => {
-            let (_, body) = read_body(state, req, state.settings.bulk_max_payload_bytes).await?;
+            let (_, body) = read_body(req, state.settings.bulk_max_payload_bytes).await?;
             Ok(response::scim_json(StatusCode::OK, &ep.bulk(&body, &base).await?))
         }
         ((1, Tag::Bulk, _), _) => Err(method_not_allowed("POST")),
         ((1, Tag::Search, _), &Method::POST) => {
-            let (_, body) = read_body(state, req, body_limit).await?;
+            let (_, body) = read_body(req, body_limit).await?;
             Ok(response::scim_json(
                 StatusCode::OK,
                 &search_all(ep, &list_params_from_body(&body)?, &base).await?,
@@ -297,7 +296,7 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, ScimError> {
                         param(&params, "excludedAttributes"),
                         &rt.schema,
                     )?;
-                    let (_, body) = read_body(state, req, body_limit).await?;
+                    let (_, body) = read_body(req, body_limit).await?;
                     let created = ep.create(&rt, &body, &projection, &base).await?;
                     Ok(response::resource(
                         StatusCode::CREATED,
@@ -313,7 +312,7 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, ScimError> {
                 .resource_type(seg(0))
                 .ok_or_else(|| ScimError::not_found(format!("no resource type at /{}", seg(0))))?
                 .clone();
-            let (_, body) = read_body(state, req, body_limit).await?;
+            let (_, body) = read_body(req, body_limit).await?;
             Ok(response::scim_json(
                 StatusCode::OK,
                 &ep.list(&rt, &list_params_from_body(&body)?, &base).await?,
@@ -343,12 +342,12 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, ScimError> {
                     }
                 },
                 Method::PUT => {
-                    let (_, body) = read_body(state, req, body_limit).await?;
+                    let (_, body) = read_body(req, body_limit).await?;
                     let r = ep.replace(&rt, &id, &body, &projection, &pre, &base).await?;
                     Ok(response::resource(StatusCode::OK, &r.json, r.version.as_deref()))
                 }
                 Method::PATCH => {
-                    let (_, body) = read_body(state, req, body_limit).await?;
+                    let (_, body) = read_body(req, body_limit).await?;
                     let asked = (attributes.is_some() || excluded.is_some()).then_some(&projection);
                     match ep.patch(&rt, &id, &body, asked, &pre, &base).await? {
                         Some(r) => Ok(response::resource(StatusCode::OK, &r.json, r.version.as_deref())),
