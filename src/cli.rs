@@ -233,17 +233,7 @@ pub fn explain_patch(
     let old = record::to_record(&current_view, rt, false)?;
     let new = record::to_record(&view, rt, false)?;
     let mut changes = record::diff(&old, &new, rt);
-    changes.relations.clear();
-    for (attr, d) in deltas {
-        changes.relations.insert(
-            attr,
-            crate::connector::RelationDelta {
-                remove_all: d.remove_all,
-                add: d.add,
-                remove: d.remove,
-            },
-        );
-    }
+    changes.relations = crate::engine::relation_deltas(rt, deltas);
     explained(connector.explain(
         rt.entity,
         &Operation::Modify {

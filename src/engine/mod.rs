@@ -460,7 +460,10 @@ impl Endpoint {
 }
 
 /// PATCH value deltas keyed by relation name.
-fn relation_deltas(rt: &ResourceType, deltas: BTreeMap<String, patch::ValueDelta>) -> BTreeMap<String, RelationDelta> {
+pub(crate) fn relation_deltas(
+    rt: &ResourceType,
+    deltas: BTreeMap<String, patch::ValueDelta>,
+) -> BTreeMap<String, RelationDelta> {
     deltas
         .into_iter()
         .map(|(attr, d)| {
