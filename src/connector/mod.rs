@@ -263,7 +263,7 @@ pub enum PageRequest {
 }
 
 /// The parts of an entry beyond its own fields that a read should fetch.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ReadSet {
     pub children: BTreeSet<String>,
     pub relations: BTreeSet<String>,
