@@ -73,13 +73,21 @@ struct Running {
 /// One running (or stopped) slapd with its data directory.
 pub struct Slapd {
     dir: tempfile::TempDir,
+    /// A loopback address of this instance's own (127.0.x.y): a port freed and reused by a
+    /// server another test started in parallel can never be mistaken for this one.
+    host: String,
     port: u16,
     running: Mutex<Option<Running>>,
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+fn free_port(host: &str) -> u16 {
+    let l = TcpListener::bind((host, 0)).expect("bind a loopback port");
     l.local_addr().expect("local addr").port()
+}
+
+fn own_loopback_host() -> String {
+    let id = uuid::Uuid::new_v4();
+    format!("127.0.{}.{}", id.as_bytes()[0], id.as_bytes()[1].max(1))
 }
 
 /// The base entries every instance has: the suffix, the two OUs, the placeholder member and
@@ -278,6 +286,7 @@ impl Slapd {
         );
         let s = Slapd {
             dir,
+            host: own_loopback_host(),
             port: 0,
             running: Mutex::new(None),
         };
@@ -287,7 +296,7 @@ impl Slapd {
     fn launch_on_free_port(mut self) -> Slapd {
         let mut last = String::new();
         for _ in 0..8 {
-            self.port = free_port();
+            self.port = free_port(&self.host);
             match self.launch() {
                 Ok(r) => {
                     *self.running.lock().unwrap() = Some(r);
@@ -345,7 +354,7 @@ if [ -f "$SLAPD_DIR/.remove-on-exit" ]; then rm -rf "$SLAPD_DIR"; fi
         let stdin = supervisor.stdin.take();
         let mut running = Running { supervisor, stdin, pid };
         let deadline = Instant::now() + Duration::from_secs(10);
-        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().expect("addr");
+        let addr: SocketAddr = format!("{}:{}", self.host, self.port).parse().expect("addr");
         loop {
             if !pid_alive(pid) {
                 stop_running(&mut running);
@@ -366,7 +375,7 @@ if [ -f "$SLAPD_DIR/.remove-on-exit" ]; then rm -rf "$SLAPD_DIR"; fi
     /// An anonymous LDAP bind followed by a base search of the rootDSE, over a raw socket
     /// (no client library needed): the server answers LDAP, not just TCP.
     fn probe(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+        let Ok(mut s) = TcpStream::connect((self.host.as_str(), self.port)) else {
             return false;
         };
         let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
@@ -383,7 +392,7 @@ if [ -f "$SLAPD_DIR/.remove-on-exit" ]; then rm -rf "$SLAPD_DIR"; fi
     }
 
     pub fn url(&self) -> String {
-        format!("ldap://127.0.0.1:{}/", self.port)
+        format!("ldap://{}:{}/", self.host, self.port)
     }
 
     pub fn port(&self) -> u16 {

@@ -19,7 +19,9 @@ const GROUPS: EntityId = EntityId(1);
 
 struct Slapd {
     child: Child,
-    port: u16,
+    /// `host:port`. Each server gets its own loopback address (127.0.x.y), so a port freed
+    /// and reused by a parallel test's server can never be mistaken for this one.
+    addr: String,
     _dir: tempfile::TempDir,
 }
 
@@ -91,11 +93,18 @@ fn start() -> Option<Slapd> {
         );
     }
     for _ in 0..5 {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let id = uuid::Uuid::new_v4();
+        let host = format!("127.0.{}.{}", id.as_bytes()[0], id.as_bytes()[1].max(1));
+        let port = TcpListener::bind((host.as_str(), 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("{host}:{port}");
         let mut child = Command::new("/usr/sbin/slapd")
             .arg("-F")
             .arg(root.join("slapd.d"))
-            .args(["-h", &format!("ldap://127.0.0.1:{port}/"), "-d", "0"])
+            .args(["-h", &format!("ldap://{addr}/"), "-d", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -105,8 +114,8 @@ fn start() -> Option<Slapd> {
             if let Ok(Some(_)) = child.try_wait() {
                 break;
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Slapd { child, port, _dir: dir });
+            if TcpStream::connect(addr.as_str()).is_ok() {
+                return Some(Slapd { child, addr, _dir: dir });
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -116,10 +125,10 @@ fn start() -> Option<Slapd> {
     panic!("slapd did not start");
 }
 
-fn connector_config(port: u16, page_size: i32) -> LdapConnectorConfig {
+fn connector_config(addr: &str, page_size: i32) -> LdapConnectorConfig {
     toml::from_str(&format!(
         r#"
-        url = "ldap://127.0.0.1:{port}"
+        url = "ldap://{addr}"
         bind_dn = "{ADMIN}"
         bind_password = "{PW}"
         page_size = {page_size}
@@ -208,7 +217,7 @@ fn entities() -> Vec<(EntitySpec, LdapEntityConfig)> {
 }
 
 async fn connect(slapd: &Slapd, page_size: i32) -> LdapConnector {
-    build_connector(&connector_config(slapd.port, page_size), entities())
+    build_connector(&connector_config(&slapd.addr, page_size), entities())
         .await
         .unwrap_or_else(|e| panic!("build: {e}"))
 }
@@ -394,7 +403,7 @@ async fn crud_rename_and_errors() {
     ));
 
     // Plaintext allowed: the password goes by the Password Modify exop, never as text.
-    let mut cfg = connector_config(slapd.port, 500);
+    let mut cfg = connector_config(&slapd.addr, 500);
     cfg.allow_plaintext_passwords = true;
     let c2 = build_connector(&cfg, entities()).await.unwrap();
     let m = mark(&c2);
@@ -656,13 +665,13 @@ async fn outage_and_recovery() {
     slapd.child = Command::new("/usr/sbin/slapd")
         .arg("-F")
         .arg(dir.join("slapd.d"))
-        .args(["-h", &format!("ldap://127.0.0.1:{}/", slapd.port), "-d", "0"])
+        .args(["-h", &format!("ldap://{}/", slapd.addr), "-d", "0"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while TcpStream::connect(("127.0.0.1", slapd.port)).is_err() && Instant::now() < deadline {
+    while TcpStream::connect(slapd.addr.as_str()).is_err() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     c.health().await.unwrap();
