@@ -12,7 +12,6 @@ use crate::mapping::compile::Compiled;
 use crate::mapping::filter::translate;
 use crate::mapping::record::{self, RefContext};
 use crate::scim::filter::{FilterLimits, parse_filter};
-use crate::scim::resource::{self, WriteMode};
 use crate::scim::{ScimError, patch};
 
 const EXIT_FAILED: u8 = 1;
@@ -179,15 +178,7 @@ fn explained(r: Result<Vec<String>, crate::connector::ConnectorError>) -> Result
 /// The statements a create would run.
 pub fn explain_create(connector: &dyn Connector, c: &Compiled, body: &Json) -> Result<Vec<String>, ScimError> {
     let rt = &c.resource;
-    let view = resource::normalize(body, &rt.schema, WriteMode::Create)?;
-    let missing = resource::missing_required(&view, &rt.schema);
-    if !missing.is_empty() {
-        return Err(ScimError::invalid_value(format!(
-            "required attribute(s) missing: {}",
-            missing.join(", ")
-        )));
-    }
-    let rec = record::prune_for_create(record::to_record(&view, rt, true)?);
+    let rec = crate::engine::new_record(rt, body)?;
     explained(connector.explain(rt.entity, &Operation::Create(&rec)))
 }
 
@@ -227,13 +218,7 @@ pub fn explain_patch(
     };
     let current_view = record::from_record(current.unwrap_or(&empty), rt, &refs);
     let ops = patch::parse_patch(body, &FilterLimits::default(), 10_000)?;
-    let delta_attrs = rt.delta_attributes();
-    let mut view = current_view.clone();
-    let deltas = patch::apply_patch(&mut view, &ops, &rt.schema, &delta_attrs)?;
-    let old = record::to_record(&current_view, rt, false)?;
-    let new = record::to_record(&view, rt, false)?;
-    let mut changes = record::diff(&old, &new, rt);
-    changes.relations = crate::engine::relation_deltas(rt, deltas);
+    let changes = crate::engine::patch_changes(rt, &current_view, &ops)?;
     explained(connector.explain(
         rt.entity,
         &Operation::Modify {

@@ -254,9 +254,7 @@ impl Endpoint {
         projection: &Projection,
         base_url: &str,
     ) -> Result<Resource, ScimError> {
-        let view = resource::normalize(body, &rt.schema, WriteMode::Create)?;
-        check_required(&view, rt)?;
-        let new = record::prune_for_create(record::to_record(&view, rt, true)?);
+        let new = new_record(rt, body)?;
         self.check_unique(rt, &new.fields, None).await?;
         let stored = self.connector.create(rt.entity, &new).await?;
         let refs = self.refs(base_url);
@@ -329,13 +327,7 @@ impl Endpoint {
         let current = self.fetch(rt, id, &read).await?;
         let current_view = self.render(&current, rt, &refs, None);
         check_if_match(pre, &current_view)?;
-        let mut view = current_view.json.clone();
-        let deltas = patch::apply_patch(&mut view, &ops, &rt.schema, &delta_attrs)?;
-        check_required(&view, rt)?;
-        let old = record::to_record(&current_view.json, rt, false)?;
-        let new = record::to_record(&view, rt, false)?;
-        let mut changes = record::diff(&old, &new, rt);
-        changes.relations = relation_deltas(rt, deltas);
+        let changes = patch_changes(rt, &current_view.json, &ops)?;
         self.write(rt, id, &changes, current_view.version.as_deref(), pre)
             .await?;
         let quiet = !delta_attrs.is_empty() && projection.is_none();
@@ -459,11 +451,29 @@ impl Endpoint {
     }
 }
 
+/// The backend entry a create body becomes: normalised, with required attributes checked.
+/// Shared by the server and the dry runs (`scimgate map`, `scimgate test`).
+pub fn new_record(rt: &ResourceType, body: &Json) -> Result<crate::connector::NewRecord, ScimError> {
+    let view = resource::normalize(body, &rt.schema, WriteMode::Create)?;
+    check_required(&view, rt)?;
+    Ok(record::prune_for_create(record::to_record(&view, rt, true)?))
+}
+
+/// The minimal change set PATCH operations make to a resource's SCIM view: field changes
+/// from the two records' diff, memberships as value deltas. Shared with the dry runs.
+pub fn patch_changes(rt: &ResourceType, current: &Json, ops: &[patch::PatchOp]) -> Result<ChangeSet, ScimError> {
+    let mut view = current.clone();
+    let deltas = patch::apply_patch(&mut view, ops, &rt.schema, &rt.delta_attributes())?;
+    check_required(&view, rt)?;
+    let old = record::to_record(current, rt, false)?;
+    let new = record::to_record(&view, rt, false)?;
+    let mut changes = record::diff(&old, &new, rt);
+    changes.relations = relation_deltas(rt, deltas);
+    Ok(changes)
+}
+
 /// PATCH value deltas keyed by relation name.
-pub(crate) fn relation_deltas(
-    rt: &ResourceType,
-    deltas: BTreeMap<String, patch::ValueDelta>,
-) -> BTreeMap<String, RelationDelta> {
+fn relation_deltas(rt: &ResourceType, deltas: BTreeMap<String, patch::ValueDelta>) -> BTreeMap<String, RelationDelta> {
     deltas
         .into_iter()
         .map(|(attr, d)| {
