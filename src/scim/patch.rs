@@ -1219,24 +1219,12 @@ fn check_immutable(def: &AttributeDef, old: Option<&Value>, new: Option<&Value>,
 mod tests {
     use super::*;
     use crate::scim::error::ScimType;
-    use crate::scim::schema::{CORE_GROUP, CORE_USER, ENTERPRISE_USER, core_group, core_user, enterprise_user};
+    use crate::scim::schema::{CORE_GROUP, CORE_USER, ENTERPRISE_USER};
     use serde_json::json;
 
     const E: &str = ENTERPRISE_USER;
 
-    fn user_schema() -> ResourceSchema {
-        ResourceSchema {
-            core: core_user(),
-            extensions: vec![enterprise_user()],
-        }
-    }
-
-    fn group_schema() -> ResourceSchema {
-        ResourceSchema {
-            core: core_group(),
-            extensions: vec![],
-        }
-    }
+    use crate::scim::schema::fixtures::{group_schema, user_schema};
 
     fn user() -> Value {
         json!({

@@ -357,15 +357,10 @@ fn prune_schemas(top: &mut Map<String, Value>, schema: &ResourceSchema) {
 mod tests {
     use super::*;
     use crate::scim::error::ScimType;
-    use crate::scim::schema::{CORE_USER, ENTERPRISE_USER, core_group, core_user, enterprise_user};
+    use crate::scim::schema::{CORE_USER, ENTERPRISE_USER, core_group};
     use serde_json::json;
 
-    fn user_schema() -> ResourceSchema {
-        ResourceSchema {
-            core: core_user(),
-            extensions: vec![enterprise_user()],
-        }
-    }
+    use crate::scim::schema::fixtures::user_schema;
 
     fn user() -> Value {
         json!({

@@ -598,22 +598,10 @@ fn has_value(value: &Value) -> bool {
 mod tests {
     use super::*;
     use crate::scim::error::ScimType;
-    use crate::scim::schema::{ENTERPRISE_USER, core_group, core_user, enterprise_user};
+    use crate::scim::schema::ENTERPRISE_USER;
     use serde_json::json;
 
-    fn user_schema() -> ResourceSchema {
-        ResourceSchema {
-            core: core_user(),
-            extensions: vec![enterprise_user()],
-        }
-    }
-
-    fn group_schema() -> ResourceSchema {
-        ResourceSchema {
-            core: core_group(),
-            extensions: vec![],
-        }
-    }
+    use crate::scim::schema::fixtures::{group_schema, user_schema};
 
     fn create(body: Value) -> Result<Value, ScimError> {
         normalize(&body, &user_schema(), WriteMode::Create)

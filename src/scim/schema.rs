@@ -555,3 +555,25 @@ pub fn schema_alias(name: &str) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// Schemas the unit tests of the protocol layer share.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// The User resource type with the enterprise extension.
+    pub(crate) fn user_schema() -> ResourceSchema {
+        ResourceSchema {
+            core: core_user(),
+            extensions: vec![enterprise_user()],
+        }
+    }
+
+    /// The Group resource type.
+    pub(crate) fn group_schema() -> ResourceSchema {
+        ResourceSchema {
+            core: core_group(),
+            extensions: vec![],
+        }
+    }
+}
