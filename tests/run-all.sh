@@ -8,9 +8,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     # Backends the integration tests start on loopback ports (slapd for the LDAP connector's
     # tests; the SQLite quickstart is built in). policy-rc.d-less machines may start the
     # system slapd: the tests never use it (their own instances run on free ports).
+    # openssl issues the throwaway CA and server certificates of the TLS tests.
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
-    apt-get install -y -q python3 python3-venv slapd ldap-utils >/dev/null
+    apt-get install -y -q python3 python3-venv slapd ldap-utils openssl >/dev/null
 fi
 # The LDAP tests (tests/ldap, the contract suite's ldap fixtures) fail instead of skipping
 # when slapd is missing.

@@ -706,15 +706,21 @@ async fn run() {
     let ldif_time = t.elapsed();
     let ldif_mib = seed.len() as f64 / (1 << 20) as f64;
     let t = Instant::now();
-    let big = tokio::task::spawn_blocking(move || Slapd::start_with(slapd::Options { seed }))
-        .await
-        .expect("start slapd");
+    let big = tokio::task::spawn_blocking(move || {
+        Slapd::start_with(slapd::Options {
+            seed,
+            ..Default::default()
+        })
+    })
+    .await
+    .expect("start slapd");
     let big_seed_time = t.elapsed();
     let small_users = sz.small_users;
     let t = Instant::now();
     let small = tokio::task::spawn_blocking(move || {
         Slapd::start_with(slapd::Options {
             seed: slapd::bulk_users_ldif(PEOPLE, "u-", small_users),
+            ..Default::default()
         })
     })
     .await

@@ -28,7 +28,7 @@ async fn scim2_tester_passes_against_the_openldap_profile() {
         return;
     }
     // A directory of its own: the checker expects a new resource on the first list page.
-    let s = tokio::task::spawn_blocking(|| Slapd::start_with(slapd::Options { seed: String::new() }))
+    let s = tokio::task::spawn_blocking(|| Slapd::start_with(slapd::Options::default()))
         .await
         .expect("start slapd");
     // The shipped profile ignores externalId (inetOrgPerson has no attribute meant for it);

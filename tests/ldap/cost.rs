@@ -50,9 +50,14 @@ async fn membership_patch_cost_does_not_depend_on_group_size() {
     if !slapd::available_or_skip("operation count test") {
         return;
     }
-    let s = tokio::task::spawn_blocking(|| Slapd::start_with(slapd::Options { seed: seed() }))
-        .await
-        .expect("start slapd");
+    let s = tokio::task::spawn_blocking(|| {
+        Slapd::start_with(slapd::Options {
+            seed: seed(),
+            ..Default::default()
+        })
+    })
+    .await
+    .expect("start slapd");
     let gw = gateway(&s).await;
     let big = id_of(&gw, "/Groups", "displayName eq \"big\"").await;
     let small = id_of(&gw, "/Groups", "displayName eq \"small\"").await;

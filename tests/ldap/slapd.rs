@@ -8,6 +8,9 @@
 //! password [`ADMIN_PW`]); `olcSizeLimit: 500`; and a read-only `cn=Monitor` database for
 //! counting operations.
 //!
+//! With [`Options::tls`] it also serves StartTLS and `ldaps://` (a second port), with a server
+//! certificate for its loopback address from a throwaway CA made with the `openssl` CLI.
+//!
 //! slapd is started by a small `sh` supervisor that holds the read end of a pipe from the
 //! test process: when the test binary exits by any route (a panic, a statics-never-dropped
 //! exit, SIGKILL), the pipe closes and the supervisor sends SIGTERM to *that* slapd pid and
@@ -62,6 +65,9 @@ pub fn available_or_skip(what: &str) -> bool {
 pub struct Options {
     /// LDIF added with `slapadd -n 1` after the base entries (no overlays run: no memberOf).
     pub seed: String,
+    /// Also serve TLS: StartTLS on the `ldap://` port and `ldaps://` on a second port, with a
+    /// server certificate issued by a throwaway CA ([`Slapd::ca_file`]).
+    pub tls: bool,
 }
 
 struct Running {
@@ -77,6 +83,8 @@ pub struct Slapd {
     /// server another test started in parallel can never be mistaken for this one.
     host: String,
     port: u16,
+    /// The `ldaps://` port, when started with [`Options::tls`].
+    tls_port: Option<u16>,
     running: Mutex<Option<Running>>,
 }
 
@@ -130,9 +138,101 @@ pwdAllowUserChange: TRUE
     )
 }
 
-fn config_ldif(dir: &Path) -> String {
+/// Where a TLS instance keeps its CA and server certificate (PEM), under its directory.
+fn tls_dir(dir: &Path) -> PathBuf {
+    dir.join("tls")
+}
+
+/// A fresh throwaway CA in `dir` (`ca.pem`, `ca.key`) and a server certificate it signs
+/// (`server.pem`, `server.key`) for `host` as an IP address subjectAltName, plus DNS
+/// `localhost`. Over files already there: the old CA no longer verifies the new certificate.
+/// P-256 keys, written as unencrypted PKCS#8 PEM, which GnuTLS (Debian's slapd) reads.
+fn issue_certificates(dir: &Path, host: &str) {
+    std::fs::create_dir_all(dir).expect("mkdir tls");
+    // A CA name of its own: a replaced CA is then another issuer, not another key under the
+    // name the client already trusts.
+    let ca_name = format!("scimgate test CA {}", uuid::Uuid::new_v4().simple());
+    let ca_config = format!(
+        "[req]
+distinguished_name = dn
+x509_extensions = ca
+prompt = no
+[dn]
+CN = {ca_name}
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+"
+    );
+    let server_extensions = format!(
+        "basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:{host}, DNS:localhost
+authorityKeyIdentifier = keyid
+"
+    );
+    std::fs::write(dir.join("ca.cnf"), ca_config).expect("write ca.cnf");
+    std::fs::write(dir.join("server.ext"), server_extensions).expect("write server.ext");
+    let openssl = |args: &[&str], what: &str| run(Command::new("openssl").current_dir(dir).args(args), what);
+    let new_p256_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509", "-config", "ca.cnf"],
+            &new_p256_key[..],
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
+        ]
+        .concat(),
+        "openssl: the test CA",
+    );
+    openssl(
+        &[
+            &["req", "-new", "-subj", &format!("/CN={host}")],
+            &new_p256_key[..],
+            &["-keyout", "server.key", "-out", "server.csr"],
+        ]
+        .concat(),
+        "openssl: the server key and request",
+    );
+    let serial = format!("0x{}", uuid::Uuid::new_v4().simple());
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            &serial,
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+        "openssl: the server certificate",
+    );
+}
+
+fn config_ldif(dir: &Path, tls: bool) -> String {
     let data = dir.join("data");
     let d = dir.display();
+    let tls = if tls {
+        let t = tls_dir(dir);
+        format!(
+            "olcTLSCACertificateFile: {ca}\nolcTLSCertificateFile: {cert}\nolcTLSCertificateKeyFile: {key}\n",
+            ca = t.join("ca.pem").display(),
+            cert = t.join("server.pem").display(),
+            key = t.join("server.key").display(),
+        )
+    } else {
+        String::new()
+    };
     format!(
         "dn: cn=config
 objectClass: olcGlobal
@@ -141,7 +241,7 @@ olcPidFile: {d}/slapd.pid
 olcArgsFile: {d}/slapd.args
 olcSizeLimit: {SIZE_LIMIT}
 olcLogLevel: none
-
+{tls}
 dn: cn=module{{0}},cn=config
 objectClass: olcModuleList
 cn: module{{0}}
@@ -261,7 +361,11 @@ impl Slapd {
         let root = dir.path();
         std::fs::create_dir_all(root.join("slapd.d")).expect("mkdir slapd.d");
         std::fs::create_dir_all(root.join("data")).expect("mkdir data");
-        std::fs::write(root.join("config.ldif"), config_ldif(root)).expect("write config.ldif");
+        let host = own_loopback_host();
+        if options.tls {
+            issue_certificates(&tls_dir(root), &host);
+        }
+        std::fs::write(root.join("config.ldif"), config_ldif(root, options.tls)).expect("write config.ldif");
         run(
             Command::new(SLAPADD)
                 .args(["-n", "0", "-F"])
@@ -286,8 +390,9 @@ impl Slapd {
         );
         let s = Slapd {
             dir,
-            host: own_loopback_host(),
+            host,
             port: 0,
+            tls_port: options.tls.then_some(0),
             running: Mutex::new(None),
         };
         s.launch_on_free_port()
@@ -297,6 +402,9 @@ impl Slapd {
         let mut last = String::new();
         for _ in 0..8 {
             self.port = free_port(&self.host);
+            if self.tls_port.is_some() {
+                self.tls_port = Some(free_port(&self.host));
+            }
             match self.launch() {
                 Ok(r) => {
                     *self.running.lock().unwrap() = Some(r);
@@ -313,7 +421,10 @@ impl Slapd {
     fn launch(&self) -> Result<Running, String> {
         let root = self.dir.path();
         let log = root.join("slapd.log");
-        let url = self.url();
+        let listen = match self.tls_port {
+            Some(_) => format!("{} {}", self.url(), self.ldaps_url()),
+            None => self.url(),
+        };
         // The supervisor: starts slapd, prints its pid, then blocks on stdin. EOF (the test
         // process closed the pipe or exited) → SIGTERM to that pid, wait for it.
         let script = r#"
@@ -333,7 +444,7 @@ if [ -f "$SLAPD_DIR/.remove-on-exit" ]; then rm -rf "$SLAPD_DIR"; fi
             .arg("-F")
             .arg(root.join("slapd.d"))
             .arg("-h")
-            .arg(&url)
+            .arg(&listen)
             .args(["-d", "0"])
             .env("SLAPD_DIR", root)
             .stdin(Stdio::piped())
@@ -361,7 +472,12 @@ if [ -f "$SLAPD_DIR/.remove-on-exit" ]; then rm -rf "$SLAPD_DIR"; fi
                 let log = std::fs::read_to_string(&log).unwrap_or_default();
                 return Err(format!("slapd exited on port {}: {log}", self.port));
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() && self.probe() {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+                && self.probe()
+                && self
+                    .tls_port
+                    .is_none_or(|p| TcpStream::connect((self.host.as_str(), p)).is_ok())
+            {
                 return Ok(running);
             }
             if Instant::now() > deadline {
@@ -397,6 +513,35 @@ if [ -f "$SLAPD_DIR/.remove-on-exit" ]; then rm -rf "$SLAPD_DIR"; fi
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The `ldaps://` URL of an instance started with [`Options::tls`].
+    pub fn ldaps_url(&self) -> String {
+        let port = self
+            .tls_port
+            .expect("ldaps_url: slapd was started without Options::tls");
+        format!("ldaps://{}:{port}/", self.host)
+    }
+
+    /// The PEM file of the CA that issued the server's certificate ([`Options::tls`]).
+    pub fn ca_file(&self) -> PathBuf {
+        assert!(
+            self.tls_port.is_some(),
+            "ca_file: slapd was started without Options::tls"
+        );
+        tls_dir(self.dir.path()).join("ca.pem")
+    }
+
+    /// Replaces the CA and the server certificate with new ones (same files) and restarts
+    /// slapd, which reads them only at start: a client that trusts the old CA no longer
+    /// trusts the server, and the restart closed every connection it had verified before.
+    pub fn replace_ca(&self) {
+        assert!(
+            self.tls_port.is_some(),
+            "replace_ca: slapd was started without Options::tls"
+        );
+        issue_certificates(&tls_dir(self.dir.path()), &self.host);
+        self.restart();
     }
 
     pub fn dir(&self) -> &Path {
