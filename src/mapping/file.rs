@@ -9,12 +9,14 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_spanned::Spanned;
 
-/// A whole mapping file: resource types by name, plus shared lookups.
+/// A whole mapping file: resource types by name, plus shared lookups and error rules.
 #[derive(Debug, Clone, Default)]
 pub struct MappingFile {
     pub resources: IndexMap<String, Spanned<ResourceFile>>,
     /// `[lookups.NAME]`: finite maps shared by the file's attributes.
     pub lookups: IndexMap<String, Spanned<LookupFile>>,
+    /// `[[errors]]`: rules for every resource type of the file, tried after its own.
+    pub errors: Vec<Spanned<ErrorRuleFile>>,
 }
 
 impl<'de> Deserialize<'de> for MappingFile {
@@ -32,12 +34,14 @@ impl<'de> Deserialize<'de> for MappingFile {
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "lookups" {
                         file.lookups = map.next_value()?;
+                    } else if key == "errors" {
+                        file.errors = map.next_value()?;
                     } else if key.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
                         let resource = map.next_value()?;
                         file.resources.insert(key, resource);
                     } else {
                         return Err(de::Error::custom(format!(
-                            "unknown top-level table `{key}`: a resource type name starts with an upper-case letter ([User], [Group]); the only other table is [lookups]"
+                            "unknown top-level table `{key}`: a resource type name starts with an upper-case letter ([User], [Group]); the other tables are [lookups] and [[errors]]"
                         )));
                     }
                 }
@@ -81,6 +85,55 @@ pub struct ResourceFile {
     /// `[[User.test]]`: cases `scimgate test` runs without a backend.
     #[serde(default)]
     pub test: Vec<Spanned<TestSpec>>,
+    /// `[[User.errors]]`: error rules of this type, tried before the file's `[[errors]]`.
+    #[serde(default)]
+    pub errors: Vec<Spanned<ErrorRuleFile>>,
+}
+
+/// `[[errors]]` / `[[X.errors]]`: what a backend failure means, for failures the connector's
+/// defaults map wrongly.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRuleFile {
+    /// The failure's codes and text; every key given must match.
+    #[serde(rename = "match")]
+    pub match_: Spanned<MatchFile>,
+    /// The operation the rule is for: `create`, `get`, `search`, `update`, `delete`,
+    /// `add_member` or `remove_member`. Default: every operation.
+    pub op: Option<Spanned<String>>,
+    /// `"ok"`, `"retry"` or `"<status> [scimType]"`.
+    #[serde(rename = "as")]
+    pub as_: Spanned<String>,
+}
+
+/// The keys of a rule's `match`; which ones a failure can carry depends on the connector kind.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchFile {
+    /// LDAP result code: a number (`68`) or its RFC 4511 name (`"entryAlreadyExists"`).
+    pub ldap: Option<Spanned<CodeValue>>,
+    /// SQLSTATE: five characters, or a two-character class.
+    pub sqlstate: Option<Spanned<String>>,
+    /// Vendor error number, or its name (`"SQLITE_CONSTRAINT_CHECK"`).
+    pub errno: Option<Spanned<CodeValue>>,
+    /// Constraint name, as the database reports it.
+    pub constraint: Option<Spanned<String>>,
+    /// HTTP status of an API's answer.
+    pub status: Option<Spanned<i64>>,
+    /// An API's business error code.
+    pub code: Option<Spanned<CodeValue>>,
+    /// A SOAP fault code.
+    pub fault: Option<Spanned<String>>,
+    /// A regular expression searched for in the backend's diagnostic text.
+    pub message: Option<Spanned<String>>,
+}
+
+/// A code written as a number or as a name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CodeValue {
+    Number(i64),
+    Name(String),
 }
 
 /// An attribute table entry: a bare location string, or a table of keys.

@@ -25,6 +25,26 @@ pub enum ScimType {
 }
 
 impl ScimType {
+    pub const ALL: [ScimType; 12] = [
+        ScimType::InvalidFilter,
+        ScimType::TooMany,
+        ScimType::Uniqueness,
+        ScimType::Mutability,
+        ScimType::InvalidSyntax,
+        ScimType::InvalidPath,
+        ScimType::NoTarget,
+        ScimType::InvalidValue,
+        ScimType::InvalidVers,
+        ScimType::Sensitive,
+        ScimType::InvalidCursor,
+        ScimType::ExpiredCursor,
+    ];
+
+    /// The keyword as RFC 7644 spells it (case-sensitive, as clients compare it).
+    pub fn parse(keyword: &str) -> Option<ScimType> {
+        ScimType::ALL.into_iter().find(|t| t.as_str() == keyword)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ScimType::InvalidFilter => "invalidFilter",

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod dialects;
+mod error_rules;
 mod existing_schema;
 mod harness;
 mod operations;

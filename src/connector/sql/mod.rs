@@ -13,11 +13,15 @@
 //!
 //! Child tables are read back in insertion order (SQLite's `rowid`), so they must not be
 //! `WITHOUT ROWID` tables.
+//!
+//! A failed statement goes through the mapping's error rules before the default mapping
+//! ([`rules`]); a rule's `retry` runs the whole operation again.
 
 pub mod config;
 pub mod dialect;
 pub mod json;
 pub mod render;
+mod rules;
 #[cfg(test)]
 mod tests;
 
@@ -35,7 +39,9 @@ use sqlx::{AssertSqlSafe, Decode, Row as _, Sqlite, SqliteConnection, TypeInfo, 
 pub use config::{FieldLoc, Generated, IdKind, SqlConnectorConfig, SqlEntityConfig, StampKind, VersionKind};
 use dialect::Dialect;
 use render::{Entity, PageLayout, Part, Renderer, Statement, child_columns, join_of};
+use rules::{NO_RULES, Role};
 
+use crate::connector::faults::{self, Failure, OpKind};
 use crate::connector::{
     Capabilities, ChangeSet, Connector, ConnectorError, EntityId, EntitySpec, FieldRef, Fields, Filter, NewRecord,
     Operation, PageRequest, Query, ReadSet, Record, Row, SearchPage, Unsupported, Value,
@@ -392,8 +398,9 @@ struct ModifyPlan {
     /// Reads the row's version: the existence and version check when there is no UPDATE,
     /// and the "not found or changed?" question when the UPDATE matched nothing.
     check: Statement,
-    /// Child-table and join-table statements.
-    rest: Vec<Statement>,
+    /// Child-table and join-table statements, with their part in the operation (`update` for
+    /// child tables, `add_member` / `remove_member` for links), which the error rules match.
+    rest: Vec<(OpKind, Statement)>,
 }
 
 impl SqlConnector {
@@ -430,24 +437,37 @@ impl SqlConnector {
         }
     }
 
-    async fn exec(&self, conn: &mut SqliteConnection, st: &Statement) -> Result<u64, ConnectorError> {
+    /// Runs a write statement: the rows it changed, or `None` when it failed and a mapping
+    /// rule counts it as done.
+    async fn exec(&self, conn: &mut SqliteConnection, st: &Statement, role: Role<'_>) -> Result<Option<u64>, Failure> {
         self.trace(st);
-        let done = to_query(st).execute(conn).await.map_err(map_sqlx)?;
-        Ok(done.rows_affected())
+        match to_query(st).execute(conn).await {
+            Ok(done) => Ok(Some(done.rows_affected())),
+            Err(e) => match role.verdict(&e) {
+                faults::Verdict::Ok => Ok(None),
+                verdict => Err(Role::settle(verdict, e)),
+            },
+        }
     }
 
-    async fn fetch(&self, conn: &mut SqliteConnection, st: &Statement) -> Result<Vec<SqliteRow>, ConnectorError> {
+    async fn fetch(
+        &self,
+        conn: &mut SqliteConnection,
+        st: &Statement,
+        role: Role<'_>,
+    ) -> Result<Vec<SqliteRow>, Failure> {
         self.trace(st);
-        to_query(st).fetch_all(conn).await.map_err(map_sqlx)
+        to_query(st).fetch_all(conn).await.map_err(|e| role.failure(e))
     }
 
     async fn fetch_one(
         &self,
         conn: &mut SqliteConnection,
         st: &Statement,
-    ) -> Result<Option<SqliteRow>, ConnectorError> {
+        role: Role<'_>,
+    ) -> Result<Option<SqliteRow>, Failure> {
         self.trace(st);
-        to_query(st).fetch_optional(conn).await.map_err(map_sqlx)
+        to_query(st).fetch_optional(conn).await.map_err(|e| role.failure(e))
     }
 
     /// Every child table and relation of an entity: what a create reads back.
@@ -550,12 +570,14 @@ impl SqlConnector {
         entity: &Entity,
         key: Value,
         read: &ReadSet,
-    ) -> Result<Option<Record>, ConnectorError> {
+        op: OpKind,
+    ) -> Result<Option<Record>, Failure> {
         let st = self.select_by_id(entity, key, read)?;
-        let Some(row) = self.fetch_one(conn, &st).await? else {
+        let role = Role::new(&entity.spec.errors, op);
+        let Some(row) = self.fetch_one(conn, &st, role).await? else {
             return Ok(None);
         };
-        Self::to_full_record(entity, &render::nested_parts(read), &row).map(Some)
+        Ok(Self::to_full_record(entity, &render::nested_parts(read), &row).map(Some)?)
     }
 
     /// The GET-by-id statement, rendered once per entity and read set; its only parameter is
@@ -611,21 +633,28 @@ impl SqlConnector {
         Self::check_version_support(entity, expected_version)?;
         let r = self.renderer(entity);
         let mut rest = Vec::new();
+        let tagged = |op: OpKind| move |st: Statement| (op, st);
         for (name, rows) in &changes.children {
             let child = entity.child(name)?;
-            rest.push(r.delete_where(&child.table, &child.key, key.clone()));
-            rest.extend(r.insert_children(child, &key, rows)?);
+            rest.push((OpKind::Update, r.delete_where(&child.table, &child.key, key.clone())));
+            rest.extend(
+                r.insert_children(child, &key, rows)?
+                    .into_iter()
+                    .map(tagged(OpKind::Update)),
+            );
         }
         for (name, delta) in changes.relations.iter().filter(|(_, d)| !d.is_empty()) {
             let rel = entity.relation(name)?;
             let join = join_of(rel)?;
             if delta.remove_all {
-                rest.push(r.delete_where(join.table, join.key, key.clone()));
+                rest.push((OpKind::RemoveMember, r.delete_where(join.table, join.key, key.clone())));
             } else if !delta.remove.is_empty() {
-                rest.extend(r.delete_links(rel, &key, &dedup(&delta.remove))?);
+                let deletes = r.delete_links(rel, &key, &dedup(&delta.remove))?;
+                rest.extend(deletes.into_iter().map(tagged(OpKind::RemoveMember)));
             }
             if !delta.add.is_empty() {
-                rest.extend(r.insert_links(rel, &key, &dedup(&delta.add))?);
+                let inserts = r.insert_links(rel, &key, &dedup(&delta.add))?;
+                rest.extend(inserts.into_iter().map(tagged(OpKind::AddMember)));
             }
         }
         let bump = entity.touch && !rest.is_empty();
@@ -680,10 +709,10 @@ impl SqlConnector {
     }
 
     /// After a write matched no row: was the row missing, or its version different?
-    async fn missing_or_changed(&self, conn: &mut SqliteConnection, check: &Statement) -> ConnectorError {
-        match self.fetch(conn, check).await {
-            Ok(rows) if rows.is_empty() => ConnectorError::NotFound,
-            Ok(_) => ConnectorError::VersionMismatch,
+    async fn missing_or_changed(&self, conn: &mut SqliteConnection, check: &Statement, role: Role<'_>) -> Failure {
+        match self.fetch(conn, check, role).await {
+            Ok(rows) if rows.is_empty() => ConnectorError::NotFound.into(),
+            Ok(_) => ConnectorError::VersionMismatch.into(),
             Err(e) => e,
         }
     }
@@ -694,21 +723,23 @@ impl SqlConnector {
         conn: &mut SqliteConnection,
         check: &Statement,
         expected: Option<&str>,
-    ) -> Result<(), ConnectorError> {
-        let Some(row) = self.fetch(conn, check).await?.into_iter().next() else {
-            return Err(ConnectorError::NotFound);
+        role: Role<'_>,
+    ) -> Result<(), Failure> {
+        let Some(row) = self.fetch(conn, check, role).await?.into_iter().next() else {
+            return Err(ConnectorError::NotFound.into());
         };
         let Some(expected) = expected else {
             return Ok(());
         };
         match column_value(&row, 0)? {
             Some(v) if value_string(&v) == expected => Ok(()),
-            _ => Err(ConnectorError::VersionMismatch),
+            _ => Err(ConnectorError::VersionMismatch.into()),
         }
     }
 
-    async fn create_in(&self, entity_id: EntityId, record: &NewRecord) -> Result<Record, ConnectorError> {
+    async fn create_in(&self, entity_id: EntityId, record: &NewRecord) -> Result<Record, Failure> {
         let entity = self.entity(entity_id)?;
+        let role = Role::new(&entity.spec.errors, OpKind::Create);
         let id = match entity.id_kind {
             IdKind::Uuid => Some(Value::Text(uuid::Uuid::new_v4().to_string())),
             IdKind::Database => None,
@@ -723,14 +754,14 @@ impl SqlConnector {
             .pool()?
             .begin_with(self.dialect.begin_write())
             .await
-            .map_err(map_sqlx)?;
+            .map_err(|e| role.failure(e))?;
         let key = match id {
             Some(id) => {
-                self.exec(&mut tx, &insert).await?;
+                self.exec(&mut tx, &insert, role).await?;
                 id
             }
             None => {
-                let rows = self.fetch(&mut tx, &insert).await?;
+                let rows = self.fetch(&mut tx, &insert, role).await?;
                 let first = rows
                     .first()
                     .ok_or_else(|| ConnectorError::Backend("INSERT returned no key".into()))?;
@@ -738,12 +769,12 @@ impl SqlConnector {
             }
         };
         for st in self.create_dependents(entity, &key, record)? {
-            self.exec(&mut tx, &st).await?;
+            self.exec(&mut tx, &st, role).await?;
         }
         // Read back inside the transaction: a row the scope hides must not be committed,
         // since SCIM could never see or delete it.
         let created = self
-            .get_in(&mut tx, entity, key, &Self::everything(entity))
+            .get_in(&mut tx, entity, key, &Self::everything(entity), OpKind::Create)
             .await?
             .ok_or_else(|| ConnectorError::InvalidValue {
                 field: None,
@@ -787,14 +818,16 @@ impl SqlConnector {
 
     /// One statement, so the page, its children and relations and the total agree
     /// without a transaction.
-    async fn search_in(&self, entity: &Entity, query: &Query) -> Result<SearchPage, ConnectorError> {
+    async fn search_in(&self, entity: &Entity, query: &Query) -> Result<SearchPage, Failure> {
         Self::check_read_set(entity, &query.read)?;
         let r = self.renderer(entity);
         let window = window(query)?;
         let page = Self::page_statement(&r, entity, query, &window)?;
         let layout = PageLayout::new(entity, &query.read, query.want_total);
         let mut conn = self.pool()?.acquire().await.map_err(map_sqlx)?;
-        let rows = self.fetch(&mut conn, &page).await?;
+        let rows = self
+            .fetch(&mut conn, &page, Role::new(&entity.spec.errors, OpKind::Search))
+            .await?;
         drop(conn);
         let mut total = None;
         let mut records = Vec::with_capacity(rows.len());
@@ -810,7 +843,7 @@ impl SqlConnector {
             records.push(Self::to_full_record(entity, &layout.parts, row)?);
         }
         if query.want_total && total.is_none() {
-            return Err(ConnectorError::Backend("the page query returned no total".into()));
+            return Err(ConnectorError::Backend("the page query returned no total".into()).into());
         }
         let next_cursor = match window {
             Window::Offset { cursor: false, .. } => None,
@@ -837,35 +870,37 @@ impl SqlConnector {
         id: &str,
         changes: &ChangeSet,
         expected_version: Option<&str>,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<(), Failure> {
         let key = entity.id_value(id).ok_or(ConnectorError::NotFound)?;
         let plan = self.plan_modify(entity, key, changes, expected_version, &now())?;
+        let role = |op| Role::new(&entity.spec.errors, op);
         let mut tx = self
             .pool()?
             .begin_with(self.dialect.begin_write())
             .await
-            .map_err(map_sqlx)?;
+            .map_err(|e| role(OpKind::Update).failure(e))?;
         match &plan.update {
             Some(update) => {
-                if self.exec(&mut tx, update).await? == 0 {
-                    return Err(self.missing_or_changed(&mut tx, &plan.check).await);
+                if self.exec(&mut tx, update, role(OpKind::Update)).await? == Some(0) {
+                    return Err(self
+                        .missing_or_changed(&mut tx, &plan.check, role(OpKind::Update))
+                        .await);
                 }
             }
-            None => self.check_version(&mut tx, &plan.check, expected_version).await?,
+            None => {
+                self.check_version(&mut tx, &plan.check, expected_version, role(OpKind::Update))
+                    .await?
+            }
         }
-        for st in &plan.rest {
-            self.exec(&mut tx, st).await?;
+        for (op, st) in &plan.rest {
+            self.exec(&mut tx, st, role(*op)).await?;
         }
-        tx.commit().await.map_err(map_sqlx)
+        Ok(tx.commit().await.map_err(map_sqlx)?)
     }
 
-    async fn delete_in(
-        &self,
-        entity_id: EntityId,
-        id: &str,
-        expected_version: Option<&str>,
-    ) -> Result<(), ConnectorError> {
+    async fn delete_in(&self, entity_id: EntityId, id: &str, expected_version: Option<&str>) -> Result<(), Failure> {
         let entity = self.entity(entity_id)?;
+        let role = Role::new(&entity.spec.errors, OpKind::Delete);
         let key = entity.id_value(id).ok_or(ConnectorError::NotFound)?;
         let mut plan = self.plan_delete(entity_id, key.clone(), expected_version)?;
         let main = plan
@@ -875,15 +910,15 @@ impl SqlConnector {
             .pool()?
             .begin_with(self.dialect.begin_write())
             .await
-            .map_err(map_sqlx)?;
+            .map_err(|e| role.failure(e))?;
         for st in &plan {
-            self.exec(&mut tx, st).await?;
+            self.exec(&mut tx, st, role).await?;
         }
-        if self.exec(&mut tx, &main).await? == 0 {
+        if self.exec(&mut tx, &main, role).await? == Some(0) {
             let check = self.renderer(entity).select_version(key);
-            return Err(self.missing_or_changed(&mut tx, &check).await);
+            return Err(self.missing_or_changed(&mut tx, &check, role).await);
         }
-        tx.commit().await.map_err(map_sqlx)
+        Ok(tx.commit().await.map_err(map_sqlx)?)
     }
 
     fn explain_create(&self, entity: &Entity, record: &NewRecord) -> Result<Vec<String>, ConnectorError> {
@@ -974,22 +1009,25 @@ impl Connector for SqlConnector {
         let pool = self.pool()?;
         self.timed(async {
             let mut conn = pool.acquire().await.map_err(map_sqlx)?;
-            self.fetch(
-                &mut conn,
-                &Statement {
-                    // Reads the schema page, so a corrupt or vanished file is caught (`SELECT 1` reads nothing).
-                    sql: "SELECT count(*) FROM sqlite_master".into(),
-                    params: Vec::new(),
-                },
-            )
-            .await
-            .map(drop)
+            let schema_page = Statement {
+                // Reads the schema page, so a corrupt or vanished file is caught (`SELECT 1` reads nothing).
+                sql: "SELECT count(*) FROM sqlite_master".into(),
+                params: Vec::new(),
+            };
+            match self
+                .fetch(&mut conn, &schema_page, Role::new(&NO_RULES, OpKind::Get))
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(Failure::Error(e)) => Err(e),
+                Err(Failure::Retry(detail)) => Err(faults::retries_exhausted(&detail)),
+            }
         })
         .await
     }
 
     async fn create(&self, entity: EntityId, record: &NewRecord) -> Result<Record, ConnectorError> {
-        self.timed(self.create_in(entity, record)).await
+        self.timed(faults::retrying(|| self.create_in(entity, record))).await
     }
 
     async fn get(&self, entity: EntityId, id: &str, read: &ReadSet) -> Result<Option<Record>, ConnectorError> {
@@ -1000,16 +1038,16 @@ impl Connector for SqlConnector {
         };
         let pool = self.pool()?;
         // One SELECT: consistent on its own, no transaction needed.
-        self.timed(async {
+        self.timed(faults::retrying(|| async {
             let mut conn = pool.acquire().await.map_err(map_sqlx)?;
-            self.get_in(&mut conn, e, key, read).await
-        })
+            self.get_in(&mut conn, e, key.clone(), read, OpKind::Get).await
+        }))
         .await
     }
 
     async fn search(&self, entity: EntityId, query: &Query) -> Result<SearchPage, ConnectorError> {
         let e = self.entity(entity)?;
-        self.timed(self.search_in(e, query)).await
+        self.timed(faults::retrying(|| self.search_in(e, query))).await
     }
 
     async fn modify(
@@ -1020,11 +1058,13 @@ impl Connector for SqlConnector {
         expected_version: Option<&str>,
     ) -> Result<(), ConnectorError> {
         let e = self.entity(entity)?;
-        self.timed(self.modify_in(e, id, changes, expected_version)).await
+        self.timed(faults::retrying(|| self.modify_in(e, id, changes, expected_version)))
+            .await
     }
 
     async fn delete(&self, entity: EntityId, id: &str, expected_version: Option<&str>) -> Result<(), ConnectorError> {
-        self.timed(self.delete_in(entity, id, expected_version)).await
+        self.timed(faults::retrying(|| self.delete_in(entity, id, expected_version)))
+            .await
     }
 
     fn explain(&self, entity: EntityId, operation: &Operation<'_>) -> Result<Vec<String>, ConnectorError> {
@@ -1044,7 +1084,7 @@ impl Connector for SqlConnector {
                 let plan = self.plan_modify(e, key, changes, expected_version, &Value::Text("<now>".into()))?;
                 let first = plan.update.unwrap_or(plan.check);
                 Ok(std::iter::once(&first)
-                    .chain(&plan.rest)
+                    .chain(plan.rest.iter().map(|(_, st)| st))
                     .map(Statement::to_string)
                     .collect())
             }
