@@ -145,10 +145,15 @@ pub async fn connector_for(
                 #[allow(unreachable_patterns)]
                 _ => None,
             });
+            // Like the mapping files, a relative CA file is found next to scimgate.toml.
+            let mut ldap_config = ldap_config.clone();
+            if let Some(ca) = &ldap_config.ca_file {
+                ldap_config.ca_file = Some(config.resolve_path(&ca.to_string_lossy()));
+            }
             let built = if offline {
-                ldap::build_offline(ldap_config, entities)
+                ldap::build_offline(&ldap_config, entities)
             } else {
-                ldap::build(ldap_config, entities).await
+                ldap::build(&ldap_config, entities).await
             };
             built.map_err(|e| err(e.to_string()))
         }

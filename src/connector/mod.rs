@@ -10,6 +10,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+pub mod faults;
 #[cfg(feature = "connector-ldap")]
 pub mod ldap;
 #[cfg(feature = "connector-sqlite")]
@@ -107,6 +108,8 @@ pub struct EntitySpec {
     pub relations: Vec<RelationSpec>,
     /// Fields among `fields` that hold references to other entities.
     pub references: Vec<ReferenceSpec>,
+    /// The mapping's `[[errors]]` rules, asked before the connector's default error mapping.
+    pub errors: faults::ErrorRules,
 }
 
 /// Comparison operators of the backend filter tree.
@@ -429,6 +432,15 @@ pub enum ConnectorError {
     /// Anything else the backend reported; logged, never shown to clients.
     #[error("backend error: {0}")]
     Backend(String),
+    /// A mapping's `[[errors]]` rule chose the response: an HTTP status (4xx or 5xx) and a
+    /// SCIM `scimType` keyword. `detail` describes the backend failure; it is logged, and
+    /// shown to no client.
+    #[error("backend error answered with {status} by a mapping rule: {detail}")]
+    Mapped {
+        status: u16,
+        scim_type: Option<String>,
+        detail: String,
+    },
 }
 
 /// A backend. One instance serves every entity of one `[connectors.NAME]` table.

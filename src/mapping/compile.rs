@@ -8,9 +8,11 @@ use serde_json::Value as Json;
 use serde_spanned::Spanned;
 
 use super::convert::{Conversion, Converter, Unknown, ValueMap};
+use super::error_rules::RuleSite;
 use super::file::{AttrEntry, AttrSpec, MappingFile, Predicate, ResourceFile, SubLocation};
 use super::model::*;
 use crate::config::{Diagnostic, Diagnostics, SourceFile};
+use crate::connector::faults::{ErrorRule, ErrorRules};
 use crate::connector::{ChildSpec, EntityId, EntitySpec, ReferenceSpec, RelationSpec, Value};
 use crate::scim::filter::{CompareOp as ScimOp, Filter as ScimFilter, FilterLimits, parse_patch_path};
 use crate::scim::schema::{self, AttrType, AttributeDef, Mutability, ResourceSchema, Returned, SchemaDef, Uniqueness};
@@ -70,6 +72,13 @@ pub fn compile(sources: &[SourceFile], connector_kind: &str) -> Result<Vec<Compi
                 )
             })
             .collect();
+        let file_rules = RuleSite {
+            source,
+            key: "errors".into(),
+            kind: connector_kind,
+            has_members: None,
+        }
+        .compile(&file.errors, &mut errors);
         for (name, res) in &file.resources {
             let entity = EntityId(out.len());
             let mut cx = Cx {
@@ -77,6 +86,7 @@ pub fn compile(sources: &[SourceFile], connector_kind: &str) -> Result<Vec<Compi
                 errors: &mut errors,
                 lookups: &lookups,
                 resource: name,
+                file_rules: &file_rules,
             };
             if let Some(c) = cx.resource_type(name, res, entity, connector_kind) {
                 out.push(c);
@@ -145,6 +155,8 @@ struct Cx<'a> {
     errors: &'a mut Diagnostics,
     lookups: &'a BTreeMap<String, ValueMap>,
     resource: &'a str,
+    /// The file's `[[errors]]`, tried after the type's own.
+    file_rules: &'a [ErrorRule],
 }
 
 impl Cx<'_> {
@@ -234,6 +246,19 @@ impl Cx<'_> {
         let (compute, templates) = self.computed(&file.compute);
         let mut entity_spec = entity_spec(name, &attrs, &compute);
         table_locations(file, &mut entity_spec, &attrs);
+        #[cfg(feature = "connector-ldap")]
+        if let (Some(BackendPart::Ldap(cfg)), Some(spanned)) = (&part, &file.ldap) {
+            let (problems, _) = crate::connector::ldap::entity::check_part(&entity_spec.fields, cfg);
+            for problem in problems {
+                self.err(
+                    Some(spanned.span()),
+                    "ldap",
+                    problem,
+                    "see \"The ldap part\" in mappings/README.md",
+                );
+            }
+        }
+        entity_spec.errors = self.error_rules(file, kind, &attrs);
         let meta = match &part {
             #[cfg(feature = "connector-sqlite")]
             Some(BackendPart::Sql(s)) => MetaMapping {
@@ -278,6 +303,23 @@ impl Cx<'_> {
             source: self.source.clone(),
             tests: file.test.clone(),
         })
+    }
+
+    /// The type's `[[X.errors]]` first, then the file's: the first match wins.
+    fn error_rules(&mut self, file: &ResourceFile, kind: &str, attrs: &[AttrMapping]) -> ErrorRules {
+        let site = RuleSite {
+            source: self.source,
+            key: format!("{}.errors", self.resource),
+            kind,
+            has_members: Some(
+                attrs
+                    .iter()
+                    .any(|m| m.writable() && matches!(m.target, Target::Relation { .. })),
+            ),
+        };
+        let mut rules = site.compile(&file.errors, self.errors);
+        rules.extend(self.file_rules.iter().cloned());
+        ErrorRules(rules)
     }
 
     fn backend_part(
@@ -922,6 +964,7 @@ impl Cx<'_> {
         let mut hb = handlebars::Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
+        super::template_helpers::register(&mut hb);
         let mut out = Vec::new();
         for (field, spec) in table {
             let s = spec.get_ref();
@@ -946,7 +989,10 @@ impl Cx<'_> {
                             Some(spec.span()),
                             &key,
                             format!("template error: {e}"),
-                            "handlebars syntax: {{name.givenName}} {{name.familyName}}",
+                            format!(
+                                "handlebars syntax: {{{{name.givenName}}}} {{{{name.familyName}}}}; helpers: {}",
+                                super::template_helpers::NAMES.join(", ")
+                            ),
                         );
                         continue;
                     }
@@ -1162,6 +1208,7 @@ fn entity_spec(name: &str, attrs: &[AttrMapping], compute: &[Computed]) -> Entit
         children: Vec::new(),
         relations: Vec::new(),
         references,
+        errors: Default::default(),
     }
 }
 

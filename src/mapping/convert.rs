@@ -82,10 +82,21 @@ pub enum Converter {
     Bool(BoolForm),
     DateTime(DateTimeForm),
     Values(ValueMap),
+    /// The backend adds text around the SCIM value (`affix:,@corp.example`: SCIM `ann`,
+    /// backend `ann@corp.example`).
     Affix {
         prefix: String,
         suffix: String,
     },
+    /// The SCIM value carries text the backend leaves out (`strip:,@contoso.com`: SCIM
+    /// `ann@contoso.com`, backend `ann`); a value without it cannot be stored.
+    Strip {
+        prefix: String,
+        suffix: String,
+    },
+    /// BCP 47 tags in SCIM (`en-US`), POSIX locales in the backend (`en_US`; a codeset or
+    /// modifier such as `.UTF-8` is dropped on read).
+    LocalePosix,
     /// One-way hash for passwords (`hash:argon2`).
     HashArgon2,
     /// Salted SHA for directories that store what they are sent (`hash:ssha`,
@@ -140,6 +151,20 @@ impl Converter {
                     suffix: suffix.to_owned(),
                 }
             }
+            ("strip", Some(a)) => {
+                let (prefix, suffix) = a.split_once(',').unwrap_or((a, ""));
+                if prefix.is_empty() && suffix.is_empty() {
+                    return Err(form(
+                        "strip:<prefix>,<suffix> with at least one of them, e.g. strip:,@contoso.com",
+                    ));
+                }
+                Converter::Strip {
+                    prefix: prefix.to_owned(),
+                    suffix: suffix.to_owned(),
+                }
+            }
+            ("locale", Some("posix")) => Converter::LocalePosix,
+            ("locale", _) => return Err(form("locale:posix")),
             ("hash", Some("argon2")) => Converter::HashArgon2,
             ("hash", Some("ssha")) => Converter::HashSsha(SshaScheme::Sha1),
             ("hash", Some("ssha256")) => Converter::HashSsha(SshaScheme::Sha256),
@@ -147,7 +172,7 @@ impl Converter {
             ("hash", _) => return Err(form("hash:argon2, hash:ssha, hash:ssha256, hash:ssha512")),
             _ => {
                 return Err(format!(
-                    "unknown converter `{spec}`; converters are lower, upper, trim, int, float, text, bool:<form>, datetime:<form>, affix:<prefix>,<suffix>, hash:argon2, hash:ssha, hash:ssha256, hash:ssha512"
+                    "unknown converter `{spec}`; converters are lower, upper, trim, int, float, text, bool:<form>, datetime:<form>, affix:<prefix>,<suffix>, strip:<prefix>,<suffix>, locale:posix, hash:argon2, hash:ssha, hash:ssha256, hash:ssha512"
                 ));
             }
         })
@@ -165,6 +190,17 @@ impl Converter {
             Converter::DateTime(form) => datetime_to_backend(&as_datetime(&v)?, *form),
             Converter::Values(map) => return map.to_backend(v),
             Converter::Affix { prefix, suffix } => map_text(v, |s| format!("{prefix}{s}{suffix}"))?,
+            Converter::Strip { prefix, suffix } => match &v {
+                Value::Text(s) => match s
+                    .strip_prefix(prefix.as_str())
+                    .and_then(|r| r.strip_suffix(suffix.as_str()))
+                {
+                    Some(inner) if !inner.is_empty() => Value::Text(inner.to_owned()),
+                    _ => return err(format!("{s:?} does not have the form {prefix}…{suffix}")),
+                },
+                _ => v,
+            },
+            Converter::LocalePosix => map_text(v, |s| s.replace('-', "_"))?,
             Converter::HashArgon2 => Value::Text(hash_argon2(&text_form(&v))?),
             Converter::HashSsha(scheme) => Value::Text(hash_ssha(&text_form(&v), *scheme)),
         }))
@@ -184,8 +220,27 @@ impl Converter {
                 }
                 _ => v,
             },
+            Converter::Strip { prefix, suffix } => map_text(v, |s| format!("{prefix}{s}{suffix}"))?,
+            Converter::LocalePosix => map_text(v, |s| {
+                let tag = s.split(['.', '@']).next().unwrap_or(s);
+                tag.replace('_', "-")
+            })?,
             Converter::HashArgon2 | Converter::HashSsha(_) => return err("a hashed value cannot be read back"),
         })
+    }
+
+    /// A filter operand for `op`: whole values as written, substring fragments with only
+    /// the affix that borders them.
+    fn fragment_to_backend(&self, op: CompareOp, v: Value) -> Result<Option<Value>, ConvertError> {
+        match (self, op) {
+            (Converter::Affix { prefix, .. }, CompareOp::StartsWith) => {
+                Ok(Some(map_text(v, |s| format!("{prefix}{s}"))?))
+            }
+            (Converter::Affix { suffix, .. }, CompareOp::EndsWith) => {
+                Ok(Some(map_text(v, |s| format!("{s}{suffix}"))?))
+            }
+            _ => self.to_backend(v),
+        }
     }
 
     /// Whether a filter with `op` can be pushed through this converter.
@@ -193,9 +248,13 @@ impl Converter {
         use CompareOp::*;
         match self {
             Converter::Lower | Converter::Upper | Converter::Trim | Converter::Text => true,
-            // A fragment (`co`, `sw`, `ew`) is not a whole value: adding the affix to it would
-            // change what it matches.
-            Converter::Affix { .. } => matches!(op, Eq | Ne),
+            // A `sw` fragment gets the prefix, an `ew` fragment the suffix; a `co` fragment
+            // could match across the boundary of value and affix.
+            Converter::Affix { .. } => matches!(op, Eq | Ne | StartsWith | EndsWith),
+            // Whether a fragment reaches into the stripped text is unknown.
+            Converter::Strip { .. } => matches!(op, Eq | Ne),
+            // `-` ↔ `_` character by character: fragments convert like whole values.
+            Converter::LocalePosix => !matches!(op, Gt | Ge | Lt | Le),
             Converter::Int | Converter::Float | Converter::DateTime(_) => matches!(op, Eq | Ne | Gt | Ge | Lt | Le),
             Converter::Bool(_) | Converter::Values(_) => matches!(op, Eq | Ne),
             Converter::HashArgon2 | Converter::HashSsha(_) => false,
@@ -284,12 +343,22 @@ impl Conversion {
         value_to_json(current, kind)
     }
 
-    /// A filter literal for `op`, converted as a write would be.
+    /// A filter literal for `op`, converted as a write would be (a `sw`/`ew` fragment gets
+    /// only the affix on its side).
     pub fn literal(&self, op: CompareOp, v: &Json) -> Literal {
         if !self.steps.iter().all(|s| s.preserves(op)) {
             return Literal::Unsupported;
         }
-        match self.to_backend(v) {
+        let converted = json_to_value(v).and_then(|mut current| {
+            for step in &self.steps {
+                match step.fragment_to_backend(op, current)? {
+                    Some(next) => current = next,
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some(current))
+        });
+        match converted {
             Ok(Some(value)) => Literal::Value(value),
             Ok(None) | Err(_) => Literal::Impossible,
         }
@@ -588,6 +657,71 @@ mod tests {
                 .unwrap(),
             json!("ann")
         );
+    }
+
+    #[test]
+    fn affix_fragments_get_only_their_side() {
+        let c = conv(&["affix:u-,@corp.example"]);
+        let lit = |op, v: &str| c.literal(op, &json!(v));
+        assert_eq!(
+            lit(CompareOp::Eq, "ann"),
+            Literal::Value(Value::Text("u-ann@corp.example".into()))
+        );
+        assert_eq!(
+            lit(CompareOp::StartsWith, "an"),
+            Literal::Value(Value::Text("u-an".into()))
+        );
+        assert_eq!(
+            lit(CompareOp::EndsWith, "nn"),
+            Literal::Value(Value::Text("nn@corp.example".into()))
+        );
+        assert_eq!(lit(CompareOp::Contains, "n"), Literal::Unsupported);
+    }
+
+    #[test]
+    fn strip_keeps_the_upn_suffix_out_of_the_backend() {
+        let c = conv(&["strip:,@contoso.com"]);
+        assert_eq!(
+            c.to_backend(&json!("ann@contoso.com")).unwrap(),
+            Some(Value::Text("ann".into()))
+        );
+        assert!(
+            c.to_backend(&json!("ann@other.com")).is_err(),
+            "a foreign suffix cannot be stored"
+        );
+        assert!(c.to_backend(&json!("@contoso.com")).is_err());
+        assert_eq!(
+            c.to_scim(&Value::Text("ann".into()), AttrType::String).unwrap(),
+            json!("ann@contoso.com")
+        );
+        assert_eq!(
+            c.literal(CompareOp::Eq, &json!("ann@contoso.com")),
+            Literal::Value(Value::Text("ann".into()))
+        );
+        assert_eq!(c.literal(CompareOp::Eq, &json!("bob@other.com")), Literal::Impossible);
+        assert_eq!(c.literal(CompareOp::StartsWith, &json!("an")), Literal::Unsupported);
+        assert!(Converter::parse("strip:,").is_err());
+    }
+
+    #[test]
+    fn posix_locales() {
+        let c = conv(&["locale:posix"]);
+        assert_eq!(
+            c.to_backend(&json!("en-US")).unwrap(),
+            Some(Value::Text("en_US".into()))
+        );
+        for stored in ["en_US", "en_US.UTF-8", "en_US@euro"] {
+            assert_eq!(
+                c.to_scim(&Value::Text(stored.into()), AttrType::String).unwrap(),
+                json!("en-US")
+            );
+        }
+        assert_eq!(
+            c.literal(CompareOp::StartsWith, &json!("en-")),
+            Literal::Value(Value::Text("en_".into()))
+        );
+        assert_eq!(c.literal(CompareOp::Gt, &json!("en")), Literal::Unsupported);
+        assert!(Converter::parse("locale:lcid").is_err());
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 pub mod compile;
 pub mod convert;
+pub mod error_rules;
 pub mod file;
 pub mod filter;
 pub mod model;
 pub mod record;
+pub mod template_helpers;
 
 pub use model::ResourceType;

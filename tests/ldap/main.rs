@@ -22,13 +22,16 @@ mod conformance;
 mod cost;
 mod crud;
 mod dialects;
+mod error_rules;
 mod filters;
 mod groups;
 mod injection;
 mod lifecycle;
+mod moves;
 mod outage;
 mod paging;
 mod samba;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -59,7 +62,10 @@ pub fn server() -> Option<&'static Slapd> {
                     BULK_PREFIX,
                     BULK_USERS,
                 ));
-                Slapd::start_with(slapd::Options { seed })
+                Slapd::start_with(slapd::Options {
+                    seed,
+                    ..Default::default()
+                })
             })
         })
         .as_ref()
@@ -85,6 +91,8 @@ pub struct Setup<'a> {
     pub server: &'a str,
     /// Extra `[connectors.directory.ldap]` lines.
     pub connector: &'a str,
+    /// The directory URL. Default: the server's `ldap://` URL.
+    pub url: Option<&'a str>,
 }
 
 /// A gateway serving the shipped OpenLDAP profile at `/scim/v2`, pointed at `s`.
@@ -128,7 +136,7 @@ mappings = ["{users}", "{groups}"]
 "#,
         server = setup.server,
         token = harness::TOKEN,
-        url = s.url(),
+        url = setup.url.map_or_else(|| s.url(), str::to_owned),
         dn = slapd::ADMIN_DN,
         pw = slapd::ADMIN_PW,
         connector = setup.connector,

@@ -7,6 +7,7 @@ use super::ad;
 use super::config::{IdFormat, LdapEntityConfig, PasswordWrite, SearchScope};
 use super::dn;
 use super::filter::escape_bytes;
+use super::placement::Placement;
 use crate::connector::{ConnectorError, EntitySpec, ReferenceSpec, RelationSpec};
 
 pub struct Entity {
@@ -16,6 +17,8 @@ pub struct Entity {
     by_attr: HashMap<String, String>,
     /// The write-only field that carries the password, if any.
     pub password_field: Option<String>,
+    /// Where entries live: `parent`, fixed or a template over the entry's fields.
+    pub placement: Placement,
 }
 
 impl Entity {
@@ -24,29 +27,8 @@ impl Entity {
         let mut errors = Vec::new();
         let name = spec.name.clone();
         let has = |f: &str| spec.fields.iter().any(|x| x.eq_ignore_ascii_case(f));
-        if !has(&cfg.rdn) {
-            errors.push(format!(
-                "{name}: the rdn attribute `{}` must be one of the mapped fields",
-                cfg.rdn
-            ));
-        }
-        if let Err(e) = dn::parse(&cfg.base) {
-            errors.push(format!("{name}: base: {e}"));
-        }
-        if let Some(parent) = &cfg.parent
-            && let Err(e) = dn::parse(parent)
-        {
-            errors.push(format!("{name}: parent: {e}"));
-        }
-        if ldap3::parse_filter(&cfg.scope).is_err() {
-            errors.push(format!("{name}: scope `{}` is not an RFC 4515 filter", cfg.scope));
-        }
-        if cfg.create_classes.is_empty() {
-            errors.push(format!("{name}: create_classes must name at least one objectClass"));
-        }
-        if cfg.id.to.is_empty() {
-            errors.push(format!("{name}: the id attribute is empty"));
-        }
+        let (part_errors, placement) = check_part(&spec.fields, &cfg);
+        errors.extend(part_errors.into_iter().map(|e| format!("{name}: {e}")));
         for rel in &spec.relations {
             if rel.attribute.as_deref().is_none_or(str::is_empty) {
                 errors.push(format!("{name}: relation `{}` has no LDAP attribute", rel.name));
@@ -86,9 +68,9 @@ impl Entity {
                 "{name}: password = \"exop\" needs a password field (`userPassword` or `password_field`)"
             ));
         }
-        if !errors.is_empty() {
+        let Some(placement) = placement.filter(|_| errors.is_empty()) else {
             return Err(errors);
-        }
+        };
         let by_attr = spec
             .fields
             .iter()
@@ -99,6 +81,7 @@ impl Entity {
             cfg,
             by_attr,
             password_field,
+            placement,
         })
     }
 
@@ -117,8 +100,17 @@ impl Entity {
         }
     }
 
-    pub fn parent(&self) -> &str {
-        self.cfg.parent.as_deref().unwrap_or(&self.cfg.base)
+    /// The parent DN of an entry with these field values; a rendered parent outside `base`
+    /// is refused, since the entry would vanish from every read.
+    pub fn parent_for(&self, value_of: impl Fn(&str) -> Option<String>) -> Result<String, ConnectorError> {
+        let parent = self.placement.render(value_of)?;
+        if self.placement.is_template() && !dn::is_under(&parent, &self.cfg.base) {
+            return Err(ConnectorError::InvalidValue {
+                field: self.placement.inputs().first().cloned(),
+                detail: format!("the entry would be placed at `{parent}`, outside `{}`", self.cfg.base),
+            });
+        }
+        Ok(parent)
     }
 
     /// The field an attribute returned by the server belongs to (case-insensitive,
@@ -191,4 +183,49 @@ impl Entity {
     pub fn scoped(&self, inner: &str) -> String {
         format!("(&{}{inner})", self.cfg.scope)
     }
+}
+
+/// The checks of an `[X.ldap]` part that need only the entity's mapped fields; `scimgate
+/// check` reports them at the part's position. The placement, when `parent` is usable.
+pub fn check_part(fields: &[String], cfg: &LdapEntityConfig) -> (Vec<String>, Option<Placement>) {
+    let mut errors = Vec::new();
+    if !fields.iter().any(|x| x.eq_ignore_ascii_case(&cfg.rdn)) {
+        errors.push(format!(
+            "the rdn attribute `{}` must be one of the mapped fields",
+            cfg.rdn
+        ));
+    }
+    if let Err(e) = dn::parse(&cfg.base) {
+        errors.push(format!("base: {e}"));
+    }
+    let placement = match Placement::parse(cfg.parent.as_deref(), &cfg.base, fields) {
+        Ok(p) => {
+            if let Placement::Fixed(parent) = &p
+                && !dn::is_under(parent, &cfg.base)
+            {
+                errors.push(format!(
+                    "parent `{parent}` is not under base `{}`: new entries would be invisible",
+                    cfg.base
+                ));
+            }
+            if p.is_template() && cfg.search_scope == SearchScope::One {
+                errors.push("a parent template places entries below base; use search_scope = \"sub\"".into());
+            }
+            Some(p)
+        }
+        Err(e) => {
+            errors.push(format!("parent: {e}"));
+            None
+        }
+    };
+    if ldap3::parse_filter(&cfg.scope).is_err() {
+        errors.push(format!("scope `{}` is not an RFC 4515 filter", cfg.scope));
+    }
+    if cfg.create_classes.is_empty() {
+        errors.push("create_classes must name at least one objectClass".into());
+    }
+    if cfg.id.to.is_empty() {
+        errors.push("the id attribute is empty".into());
+    }
+    (errors, placement)
 }

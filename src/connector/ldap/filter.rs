@@ -396,6 +396,7 @@ mod tests {
                 targets: vec![EntityId(0)],
             }],
             children: vec![],
+            errors: Default::default(),
         };
         let cfg: LdapEntityConfig = toml::from_str(
             r#"

@@ -8,12 +8,14 @@
 //!   is a ModifyDN (new RDN, old value deleted) before the modify; the id stays.
 //! * **Filters** render to RFC 4515 ([`filter`]), always ANDed with the scope. Ids in
 //!   `Related` terms and reference comparisons become DNs by one batched search first.
-//! * **Paging** uses Simple Paged Results when the rootDSE offers it; offset paging skips
-//!   entries (O(offset)); cursor paging parks the paged search ([`cursor`]). Without the
-//!   control, a search that hits the server's size limit is an error, never a short answer.
-//!   Totals count with a paged `1.1` search. Sorting needs the server-side sort control;
-//!   without it `Capabilities.sort` is false. With no sort key, entries come in the
-//!   server's order (stable for an unchanged directory, not by id).
+//! * **Paging** uses Simple Paged Results when the rootDSE offers it; offset paging uses
+//!   Virtual List View where offered ([`vlv`]), otherwise skips entries (O(offset)); cursor
+//!   paging parks the paged search ([`cursor`]). Without the paged results control, a search
+//!   that hits the server's size limit is an error, never a short answer. Totals count with
+//!   a paged `1.1` search (or are VLV's content count). Sorting needs the server-side sort
+//!   control; without it `Capabilities.sort` is false. With no sort key, offset pages come
+//!   by id where VLV serves them, cursor pages in the server's order (stable for an
+//!   unchanged directory, not by id).
 //! * **Reads** ask only for the entity's fields, id, version, timestamps and the relation
 //!   attributes of the `ReadSet`; AD range retrieval (`member;range=0-1499`) is followed.
 //!   DNs of relations and references become ids by batched searches (≤ 100 DNs each, per
@@ -43,11 +45,14 @@ pub mod entity;
 pub mod errors;
 pub mod filter;
 pub mod ops;
+pub mod placement;
 pub mod pool;
+mod rules;
 pub mod schema;
 #[cfg(test)]
 mod tests;
 pub mod values;
+pub mod vlv;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
@@ -63,6 +68,7 @@ use entity::Entity;
 use ops::{AttrValue, Control, ModKind, Modification, Op, RawEntry, Search, SortKey, oid};
 use pool::{Pool, RootDse};
 
+use super::faults::OpKind;
 use super::{
     Capabilities, ChangeSet, Connector, ConnectorError, EntityId, EntitySpec, FieldRef, Fields, NewRecord, Operation,
     PageRequest, Query, ReadSet, Record, SearchPage, Unsupported, Value,
@@ -220,6 +226,7 @@ pub(crate) async fn build_connector(
         sort = root.control(oid::SORT),
         assertion = root.control(oid::ASSERTION),
         permissive_modify = root.control(oid::PERMISSIVE_MODIFY),
+        virtual_list_view = root.virtual_list_view(),
         "directory capabilities"
     );
     let mut c = connector(config, entities, root)?;
@@ -275,6 +282,15 @@ fn text_of(value: &Value) -> String {
     }
 }
 
+/// The first value of a field as text, the field name matched case-insensitively.
+fn first_text_of(fields: &Fields, field: &str) -> Option<String> {
+    fields
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(field))
+        .and_then(|(_, v)| v.first())
+        .map(text_of)
+}
+
 fn dedup(ids: &[String]) -> Vec<String> {
     let mut seen = BTreeSet::new();
     ids.iter().filter(|i| seen.insert(i.as_str())).cloned().collect()
@@ -302,20 +318,24 @@ impl LdapConnector {
             .map_err(pool::pool_error)
     }
 
-    fn trace(&self, op: &str) {
-        // Values are personal data: operations are logged by their first line (the DN or
-        // the search), never with values.
-        let head = op.lines().next().unwrap_or_default();
-        tracing::debug!(target: "scimgate::connector::ldap", op = head, "operation");
+    /// Rendered only when someone listens: a search's text costs allocations on every request.
+    fn trace(&self, op: &dyn std::fmt::Display) {
+        if tracing::enabled!(target: "scimgate::connector::ldap", tracing::Level::DEBUG) {
+            // Values are personal data: operations are logged by their first line (the DN or
+            // the search), never with values.
+            let text = op.to_string();
+            let head = text.lines().next().unwrap_or_default();
+            tracing::debug!(target: "scimgate::connector::ldap", op = head, "operation");
+        }
         #[cfg(test)]
         if let Ok(mut log) = self.log.lock() {
-            log.push(op.to_owned());
+            log.push(op.to_string());
         }
     }
 
     /// Sends a write; connection failures become errors, result codes are the caller's.
     async fn send(&self, ldap: &mut Ldap, op: &Op) -> Result<ldap3::LdapResult, ConnectorError> {
-        self.trace(&op.to_string());
+        self.trace(op);
         ops::send(ldap, op)
             .await
             .map_err(|e| errors::from_ldap(e, self.op_timeout))
@@ -327,7 +347,7 @@ impl LdapConnector {
         if r.rc == 0 {
             Ok(())
         } else {
-            Err(errors::from_code(r.rc, &r.text))
+            self.settle(ldap, op, r.rc, &r.text).await
         }
     }
 
@@ -374,7 +394,7 @@ impl LdapConnector {
         size: Option<i32>,
         cookie: &[u8],
     ) -> Result<(Vec<RawEntry>, Vec<u8>), ConnectorError> {
-        self.trace(&search.to_string());
+        self.trace(search);
         let attrs: Vec<&str> = search.attrs.iter().map(String::as_str).collect();
         let result = ldap
             .with_controls(search.controls(size, cookie))
@@ -400,7 +420,7 @@ impl LdapConnector {
                     res.text
                 )));
             }
-            rc => return Err(errors::from_code(rc, &res.text)),
+            rc => return self.settle_search(ldap, search, size, cookie, rc, &res.text).await,
         }
         let cookie = if size.is_some() {
             ops::paged_cookie(&res).unwrap_or_default()
@@ -859,6 +879,57 @@ impl LdapConnector {
         format!("{}|{s}", eid.0)
     }
 
+    /// An offset page: by VLV where offered ([`vlv`]), otherwise (or when the server refuses
+    /// the window) the paged search skipping `offset` entries, sorted as VLV would sort them.
+    /// `vlv_sent`: the connection sent a VLV search and must not go back to the pool.
+    async fn offset_page(
+        &self,
+        conn: &mut Ldap,
+        e: &Entity,
+        query: &Query,
+        search: Search,
+        (offset, count): (u64, u64),
+        vlv_sent: &mut bool,
+    ) -> Result<SearchPage, ConnectorError> {
+        let mut search = search;
+        if let Some(ordered) = self.vlv_order(e.id_attr(), &search) {
+            let page = self
+                .vlv_offset_page(conn, &search, &ordered, (offset, count), vlv_sent)
+                .await?;
+            if let Some(page) = page {
+                let records = self.records(conn, e, page.entries, &query.read).await?;
+                return Ok(SearchPage {
+                    records,
+                    total: query.want_total.then_some(page.total),
+                    next_cursor: None,
+                });
+            }
+            search = ordered;
+        }
+        let want = usize::try_from(count).unwrap_or(usize::MAX);
+        let mut state = Paging::default();
+        let (entries, skipped) = self.fill(conn, &search, &mut state, offset, want).await?;
+        let total = if !query.want_total {
+            None
+        } else if state.done {
+            Some(skipped + entries.len() as u64 + state.buffer.len() as u64)
+        } else {
+            None
+        };
+        self.abandon(conn, &search, &state).await;
+        let total = match total {
+            Some(t) => Some(t),
+            None if query.want_total => Some(self.count(conn, &search).await?),
+            None => None,
+        };
+        let records = self.records(conn, e, entries, &query.read).await?;
+        Ok(SearchPage {
+            records,
+            total,
+            next_cursor: None,
+        })
+    }
+
     async fn search_in(&self, eid: EntityId, e: &Entity, query: &Query) -> Result<SearchPage, ConnectorError> {
         if matches!(query.filter, super::Filter::False) {
             return Ok(SearchPage {
@@ -879,28 +950,14 @@ impl LdapConnector {
         let search = self.page_search(eid, e, query, &dn_of)?;
         match &query.page {
             PageRequest::Offset { offset, count } => {
-                let want = usize::try_from(*count).unwrap_or(usize::MAX);
-                let mut state = Paging::default();
-                let (entries, skipped) = self.fill(&mut conn, &search, &mut state, *offset, want).await?;
-                let total = if !query.want_total {
-                    None
-                } else if state.done {
-                    Some(skipped + entries.len() as u64 + state.buffer.len() as u64)
-                } else {
-                    None
-                };
-                self.abandon(&mut conn, &search, &state).await;
-                let total = match total {
-                    Some(t) => Some(t),
-                    None if query.want_total => Some(self.count(&mut conn, &search).await?),
-                    None => None,
-                };
-                let records = self.records(&mut conn, e, entries, &query.read).await?;
-                Ok(SearchPage {
-                    records,
-                    total,
-                    next_cursor: None,
-                })
+                let mut vlv_sent = false;
+                let page = self
+                    .offset_page(&mut conn, e, query, search, (*offset, *count), &mut vlv_sent)
+                    .await;
+                if vlv_sent {
+                    vlv::retire(conn).await;
+                }
+                page
             }
             PageRequest::Cursor { cursor, count } => {
                 if search.page_size.is_none() {
@@ -1152,7 +1209,8 @@ impl LdapConnector {
                 });
             }
         };
-        let dn = dn::child(&dn::rdn(&e.cfg.rdn, &rdn_value), e.parent());
+        let parent = e.parent_for(|f| first_text_of(&record.fields, f))?;
+        let dn = dn::child(&dn::rdn(&e.cfg.rdn, &rdn_value), &parent);
         let mut attrs: Vec<(String, Vec<AttrValue>)> = vec![(
             "objectClass".to_owned(),
             e.cfg.create_classes.iter().map(|c| AttrValue::text(c)).collect(),
@@ -1233,12 +1291,13 @@ impl LdapConnector {
         };
         let dn_of = |id: &str| dns.get(id).cloned();
         let (dn, add, exop) = self.plan_create(e, record, &dn_of)?;
+        let parent = dn::parent(&dn);
         self.write(&mut conn, &add).await.map_err(|err| match err {
             ConnectorError::Conflict { field: None, detail } => ConnectorError::Conflict {
                 field: Some(e.cfg.rdn.clone()),
                 detail,
             },
-            other => other,
+            other => Self::missing_parent(other, &parent),
         })?;
         // From here on a failure deletes the entry again: nothing half-made stays behind.
         let rest = async {
@@ -1280,15 +1339,49 @@ impl LdapConnector {
         }
     }
 
+    /// `noSuchObject` from an add or a move names the parent, not the entry: the request
+    /// placed the entry somewhere the directory has no container for.
+    fn missing_parent(err: ConnectorError, parent: &Option<String>) -> ConnectorError {
+        match (err, parent) {
+            (ConnectorError::NotFound, Some(parent)) => ConnectorError::InvalidValue {
+                field: None,
+                detail: format!("the directory has no entry `{parent}` to hold this one"),
+            },
+            (err, _) => err,
+        }
+    }
+
     /// Attributes the pre-read of a modify needs: flag attributes whose current value is
-    /// changed bit-wise.
-    fn modify_attrs(changes: &ChangeSet) -> Vec<String> {
-        changes
-            .flags
-            .keys()
-            .filter(|f| !changes.fields.contains_key(*f))
-            .cloned()
-            .collect()
+    /// changed bit-wise, and, when a change may move the entry, the parent template's inputs.
+    fn modify_attrs(e: &Entity, changes: &ChangeSet) -> Vec<String> {
+        let unchanged = |f: &&String| !changes.fields.keys().any(|k| k.eq_ignore_ascii_case(f));
+        let mut attrs: Vec<String> = changes.flags.keys().filter(unchanged).cloned().collect();
+        if Self::may_move(e, changes) {
+            attrs.extend(e.placement.inputs().iter().filter(unchanged).cloned());
+        }
+        attrs
+    }
+
+    fn may_move(e: &Entity, changes: &ChangeSet) -> bool {
+        e.placement
+            .inputs()
+            .iter()
+            .any(|f| changes.fields.keys().any(|k| k.eq_ignore_ascii_case(f)))
+    }
+
+    /// The new parent when the change set moves the entry, `None` when it stays.
+    fn new_parent(e: &Entity, current: &Current, changes: &ChangeSet) -> Result<Option<String>, ConnectorError> {
+        if !Self::may_move(e, changes) {
+            return Ok(None);
+        }
+        let parent = e.parent_for(
+            |f| match changes.fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(f)) {
+                Some((_, values)) => values.first().map(text_of),
+                None => current.entry.first_text(f),
+            },
+        )?;
+        let stays = dn::parent(&current.dn).is_some_and(|old| dn::normalize(&old) == dn::normalize(&parent));
+        Ok((!stays).then_some(parent))
     }
 
     /// The operations of a modify, in order: the rename, the modify, the password exop.
@@ -1310,6 +1403,7 @@ impl LdapConnector {
         let rdn_field = e.field_of(&e.cfg.rdn).unwrap_or(&e.cfg.rdn).to_owned();
         let mut mods = Vec::new();
         let mut exop = None;
+        let mut new_rdn = None;
         for (field, vals) in &changes.fields {
             Self::check_field(e, field)?;
             if field.eq_ignore_ascii_case(&rdn_field) {
@@ -1319,14 +1413,7 @@ impl LdapConnector {
                         detail: "the naming attribute needs exactly one value".into(),
                     });
                 };
-                let new_rdn = dn::rdn(&e.cfg.rdn, &text_of(v));
-                let parent = dn::parent(&dn).unwrap_or_default();
-                ops.push(Op::ModifyDn {
-                    dn: dn.clone(),
-                    new_rdn: new_rdn.clone(),
-                    controls: guard.take().unwrap_or_default(),
-                });
-                dn = dn::child(&new_rdn, &parent);
+                new_rdn = Some(dn::rdn(&e.cfg.rdn, &text_of(v)));
                 continue;
             }
             if e.is_password(field) {
@@ -1394,6 +1481,28 @@ impl LdapConnector {
                     mods.push(Modification::new(ModKind::Delete, &attr, vec![AttrValue::text(empty)]));
                 }
             }
+        }
+        // A rename and a move are one ModifyDN, sent before the modify.
+        let new_superior = Self::new_parent(e, current, changes)?;
+        if new_rdn.is_some() || new_superior.is_some() {
+            let rdn = match new_rdn {
+                Some(r) => r,
+                None => dn::parse(&dn)
+                    .ok()
+                    .and_then(|rdns| rdns.first().map(|r| dn::render(std::slice::from_ref(r))))
+                    .unwrap_or_default(),
+            };
+            let parent = new_superior.clone().or_else(|| dn::parent(&dn)).unwrap_or_default();
+            ops.insert(
+                0,
+                Op::ModifyDn {
+                    dn: dn.clone(),
+                    new_rdn: rdn.clone(),
+                    new_superior,
+                    controls: guard.take().unwrap_or_default(),
+                },
+            );
+            dn = dn::child(&rdn, &parent);
         }
         if !mods.is_empty() {
             let mut controls = guard.take().unwrap_or_default();
@@ -1475,7 +1584,7 @@ impl LdapConnector {
             65 => {
                 let extra = Self::placeholders_for(e, changes);
                 if extra.is_empty() {
-                    return Err(errors::from_code(r.rc, &r.text));
+                    return self.settle(ldap, op, r.rc, &r.text).await;
                 }
                 let mut mods = mods.clone();
                 mods.extend(extra);
@@ -1524,13 +1633,13 @@ impl LdapConnector {
                                 )
                                 .await?;
                             }
-                            (rc, _) => return Err(errors::from_code(rc, &r.text)),
+                            (rc, _) => self.settle(ldap, &single, rc, &r.text).await?,
                         }
                     }
                 }
                 Ok(())
             }
-            rc => Err(errors::from_code(rc, &r.text)),
+            rc => self.settle(ldap, op, rc, &r.text).await,
         }
     }
 
@@ -1543,7 +1652,7 @@ impl LdapConnector {
     ) -> Result<(), ConnectorError> {
         Self::check_version_support(e, expected)?;
         let lookup = self
-            .lookup(e, id, Self::modify_attrs(changes))
+            .lookup(e, id, Self::modify_attrs(e, changes))
             .ok_or(ConnectorError::NotFound)?;
         let mut conn = self.conn().await?;
         let mut current = self.current(&mut conn, e, &lookup).await?;
@@ -1580,19 +1689,34 @@ impl LdapConnector {
         if ops.is_empty() && expected.is_some() && current.version.as_deref() != expected {
             return Err(ConnectorError::VersionMismatch);
         }
-        let mut renamed: Option<(String, String)> = None;
+        let mut renamed: Option<Op> = None;
         for op in &ops {
             let result = match op {
-                Op::ModifyDn { dn, new_rdn, .. } => {
-                    let r = self.write(&mut conn, op).await;
+                Op::ModifyDn {
+                    dn,
+                    new_rdn,
+                    new_superior,
+                    ..
+                } => {
+                    let r = self
+                        .write(&mut conn, op)
+                        .await
+                        .map_err(|err| Self::missing_parent(err, new_superior));
                     if r.is_ok() {
                         let old_rdn = dn::parse(dn)
                             .ok()
                             .and_then(|r| r.first().cloned())
                             .map(|r| dn::render(&[r]))
                             .unwrap_or_default();
-                        let parent = dn::parent(dn).unwrap_or_default();
-                        renamed = Some((dn::child(new_rdn, &parent), old_rdn));
+                        let old_parent = dn::parent(dn).unwrap_or_default();
+                        let parent = new_superior.clone().unwrap_or_else(|| old_parent.clone());
+                        let undo = Op::ModifyDn {
+                            dn: dn::child(new_rdn, &parent),
+                            new_rdn: old_rdn,
+                            new_superior: new_superior.is_some().then_some(old_parent),
+                            controls: Vec::new(),
+                        };
+                        renamed = Some(undo);
                     }
                     r
                 }
@@ -1600,17 +1724,12 @@ impl LdapConnector {
                 other => self.write(&mut conn, other).await,
             };
             if let Err(err) = result {
-                if let Some((new_dn, old_rdn)) = renamed.take() {
-                    let back = Op::ModifyDn {
-                        dn: new_dn,
-                        new_rdn: old_rdn,
-                        controls: Vec::new(),
-                    };
-                    if let Err(undo) = self.write(&mut conn, &back).await {
-                        return Err(ConnectorError::Backend(format!(
-                            "{err}; and the rename could not be undone: {undo}"
-                        )));
-                    }
+                if let Some(back) = renamed.take()
+                    && let Err(undo) = self.write(&mut conn, &back).await
+                {
+                    return Err(ConnectorError::Backend(format!(
+                        "{err}; and the rename could not be undone: {undo}"
+                    )));
                 }
                 return Err(err);
             }
@@ -1716,18 +1835,21 @@ impl Connector for LdapConnector {
 
     async fn create(&self, entity: EntityId, record: &NewRecord) -> Result<Record, ConnectorError> {
         let e = self.entity(entity)?;
-        self.timed(self.create_in(e, record)).await
+        self.timed(self.under_rules(entity, OpKind::Create, self.create_in(e, record)))
+            .await
     }
 
     async fn get(&self, entity: EntityId, id: &str, read: &ReadSet) -> Result<Option<Record>, ConnectorError> {
         let e = self.entity(entity)?;
         Self::read_attrs(e, read)?;
-        self.timed(self.get_in(e, id, read)).await
+        self.timed(self.under_rules(entity, OpKind::Get, self.get_in(e, id, read)))
+            .await
     }
 
     async fn search(&self, entity: EntityId, query: &Query) -> Result<SearchPage, ConnectorError> {
         let e = self.entity(entity)?;
-        self.timed(self.search_in(entity, e, query)).await
+        self.timed(self.under_rules(entity, OpKind::Search, self.search_in(entity, e, query)))
+            .await
     }
 
     async fn modify(
@@ -1738,12 +1860,14 @@ impl Connector for LdapConnector {
         expected_version: Option<&str>,
     ) -> Result<(), ConnectorError> {
         let e = self.entity(entity)?;
-        self.timed(self.modify_in(e, id, changes, expected_version)).await
+        let modify = self.modify_in(e, id, changes, expected_version);
+        self.timed(self.under_rules(entity, OpKind::Update, modify)).await
     }
 
     async fn delete(&self, entity: EntityId, id: &str, expected_version: Option<&str>) -> Result<(), ConnectorError> {
         let e = self.entity(entity)?;
-        self.timed(self.delete_in(e, id, expected_version)).await
+        self.timed(self.under_rules(entity, OpKind::Delete, self.delete_in(e, id, expected_version)))
+            .await
     }
 
     fn explain(&self, entity: EntityId, operation: &Operation<'_>) -> Result<Vec<String>, ConnectorError> {
@@ -1786,7 +1910,7 @@ impl Connector for LdapConnector {
                 expected_version,
             } => {
                 Self::check_version_support(e, expected_version)?;
-                let Some(lookup) = self.lookup(e, id, Self::modify_attrs(changes)) else {
+                let Some(lookup) = self.lookup(e, id, Self::modify_attrs(e, changes)) else {
                     return Ok(no_key(id));
                 };
                 let mut out = vec![lookup.to_string()];
@@ -1798,10 +1922,20 @@ impl Connector for LdapConnector {
                 out.extend(self.explain_resolution(&Self::write_ids(e, &changes.fields, rels)));
                 let checks = self.placeholder_checks(e, &format!("<dn of id {id}>"), changes);
                 out.extend(checks.iter().map(|(_, op)| op.to_string()));
+                // Unchanged inputs of a parent template are read from the entry at run time.
+                let entry = RawEntry {
+                    dn: String::new(),
+                    attrs: e
+                        .placement
+                        .inputs()
+                        .iter()
+                        .map(|f| (f.clone(), vec![format!("<current {f}>").into_bytes()]))
+                        .collect(),
+                };
                 let current = Current {
                     dn: format!("<dn of id {id}>"),
                     version: expected_version.map(str::to_owned),
-                    entry: RawEntry::default(),
+                    entry,
                     placeholders: None,
                 };
                 let guard = self.guard(e, &current, expected_version)?;

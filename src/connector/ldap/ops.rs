@@ -184,9 +184,11 @@ pub enum Op {
         mods: Vec<Modification>,
         controls: Vec<Control>,
     },
+    /// A rename (`new_rdn`), a move (`new_superior`), or both; the old RDN value is deleted.
     ModifyDn {
         dn: String,
         new_rdn: String,
+        new_superior: Option<String>,
         controls: Vec<Control>,
     },
     Delete {
@@ -260,10 +262,19 @@ impl fmt::Display for Op {
                 }
                 Ok(())
             }
-            Op::ModifyDn { dn, new_rdn, controls } => {
+            Op::ModifyDn {
+                dn,
+                new_rdn,
+                new_superior,
+                controls,
+            } => {
                 write!(f, "dn: {dn}")?;
                 write_controls(f, controls)?;
-                write!(f, "\nchangetype: modrdn\nnewrdn: {new_rdn}\ndeleteoldrdn: 1")
+                write!(f, "\nchangetype: modrdn\nnewrdn: {new_rdn}\ndeleteoldrdn: 1")?;
+                match new_superior {
+                    Some(parent) => write!(f, "\nnewsuperior: {parent}"),
+                    None => Ok(()),
+                }
             }
             Op::Delete { dn, controls } => {
                 write!(f, "dn: {dn}")?;
@@ -310,9 +321,14 @@ pub async fn send(ldap: &mut Ldap, op: &Op) -> Result<LdapResult, ldap3::LdapErr
                 .collect();
             ldap.with_controls(raw(controls)).modify(dn, mods).await
         }
-        Op::ModifyDn { dn, new_rdn, controls } => {
+        Op::ModifyDn {
+            dn,
+            new_rdn,
+            new_superior,
+            controls,
+        } => {
             ldap.with_controls(raw(controls))
-                .modifydn(dn, new_rdn, true, None)
+                .modifydn(dn, new_rdn, true, new_superior.as_deref())
                 .await
         }
         Op::Delete { dn, controls } => ldap.with_controls(raw(controls)).delete(dn).await,
@@ -470,11 +486,22 @@ mod tests {
         let rename = Op::ModifyDn {
             dn: "cn=a,dc=x".into(),
             new_rdn: "cn=Sales\\, EMEA".into(),
+            new_superior: None,
             controls: vec![],
         };
         assert_eq!(
             rename.to_string(),
             "dn: cn=a,dc=x\nchangetype: modrdn\nnewrdn: cn=Sales\\, EMEA\ndeleteoldrdn: 1"
+        );
+        let moved = Op::ModifyDn {
+            dn: "cn=a,ou=x,dc=x".into(),
+            new_rdn: "cn=a".into(),
+            new_superior: Some("ou=y,dc=x".into()),
+            controls: vec![],
+        };
+        assert_eq!(
+            moved.to_string(),
+            "dn: cn=a,ou=x,dc=x\nchangetype: modrdn\nnewrdn: cn=a\ndeleteoldrdn: 1\nnewsuperior: ou=y,dc=x"
         );
         let exop = Op::PasswordModify {
             dn: "uid=ann,dc=x".into(),

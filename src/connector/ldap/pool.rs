@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope};
 use rustls::ClientConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
@@ -68,7 +68,16 @@ impl Manager {
         let open = async {
             let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.url)
                 .await
-                .map_err(|e| errors::from_ldap(e, t))?;
+                .map_err(|e| match e {
+                    // The only LDAP result a connect reads is the StartTLS response. A refusal
+                    // (a server without TLS answers protocolError) leaves no encrypted channel:
+                    // the directory is unusable, like one whose certificate fails, not broken.
+                    LdapError::LdapResult { result } => ConnectorError::Unavailable(format!(
+                        "the directory refused StartTLS: {} (result code {})",
+                        result.text, result.rc
+                    )),
+                    e => errors::from_ldap(e, t),
+                })?;
             tokio::spawn(async move {
                 if let Err(e) = conn.drive().await {
                     tracing::debug!(target: "scimgate::connector::ldap", error = %e, "connection ended");
@@ -241,6 +250,11 @@ impl RootDse {
 
     pub fn control(&self, oid: &str) -> bool {
         self.controls.contains(oid)
+    }
+
+    /// Virtual List View, with the server-side sort it needs in the same request.
+    pub fn virtual_list_view(&self) -> bool {
+        self.control(super::vlv::REQUEST_OID) && self.control(oid::SORT)
     }
 }
 

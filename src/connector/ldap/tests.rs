@@ -159,6 +159,7 @@ fn entities() -> Vec<(EntitySpec, LdapEntityConfig)> {
             targets: vec![USERS],
         }],
         children: vec![],
+        errors: Default::default(),
     };
     let groups = EntitySpec {
         name: "Group".into(),
@@ -175,6 +176,7 @@ fn entities() -> Vec<(EntitySpec, LdapEntityConfig)> {
         }],
         references: vec![],
         children: vec![],
+        errors: Default::default(),
     };
     let part = |base: &str, scope: &str, classes: &str, rdn: &str, password: &str| -> LdapEntityConfig {
         toml::from_str(&format!(
