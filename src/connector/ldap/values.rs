@@ -1,6 +1,6 @@
 //! Conversions between backend [`Value`]s and LDAP attribute values.
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
 
 use crate::connector::Value;
 
@@ -76,8 +76,15 @@ pub fn generalized_to_rfc3339(text: &str) -> Option<String> {
     {
         return None;
     }
-    let padded = format!("{digits:0<14}");
-    let naive = NaiveDateTime::parse_from_str(&padded, "%Y%m%d%H%M%S").ok()?;
+    // Every GET formats two timestamps per entry: fields are read directly rather than
+    // through chrono's format-string parser.
+    let field = |at: usize, len: usize| digits.get(at..at + len).map_or(Some(0), |d| d.parse::<u32>().ok());
+    let year = i32::try_from(field(0, 4)?).ok()?;
+    let naive = NaiveDate::from_ymd_opt(year, field(4, 2)?, field(6, 2)?)?.and_hms_opt(
+        field(8, 2)?,
+        field(10, 2)?,
+        field(12, 2)?,
+    )?;
     let offset_secs = match zone {
         "Z" | "z" => 0,
         z if z.len() == 5 || z.len() == 3 => {
@@ -89,7 +96,15 @@ pub fn generalized_to_rfc3339(text: &str) -> Option<String> {
         _ => return None,
     };
     let utc = Utc.from_utc_datetime(&naive) - chrono::Duration::seconds(i64::from(offset_secs));
-    Some(utc.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        utc.year(),
+        utc.month(),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
+    ))
 }
 
 /// RFC 3339 text (the engine's literal) → GeneralizedTime in UTC (`20240102030405Z`).
