@@ -32,6 +32,7 @@ mod outage;
 mod paging;
 mod samba;
 mod tls;
+mod unseen_layout;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
