@@ -464,7 +464,7 @@ pub fn new_record(rt: &ResourceType, body: &Json) -> Result<crate::connector::Ne
 pub fn patch_changes(rt: &ResourceType, current: &Json, ops: &[patch::PatchOp]) -> Result<ChangeSet, ScimError> {
     let mut view = current.clone();
     let deltas = patch::apply_patch(&mut view, ops, &rt.schema, &rt.delta_attributes())?;
-    check_required(&view, rt)?;
+    check_required_kept(current, &view, rt)?;
     let old = record::to_record(current, rt, false)?;
     let new = record::to_record(&view, rt, false)?;
     let mut changes = record::diff(&old, &new, rt);
@@ -511,6 +511,25 @@ fn check_required(view: &Json, rt: &ResourceType) -> Result<(), ScimError> {
         Err(ScimError::invalid_value(format!(
             "required attribute(s) missing: {}",
             missing.join(", ")
+        )))
+    }
+}
+
+/// A PATCH may not remove a required attribute. One the stored resource already lacks (a
+/// backend row written by another application; the empty resource of an offline dry run) is
+/// not the PATCH's doing and does not fail an unrelated change.
+fn check_required_kept(before: &Json, after: &Json, rt: &ResourceType) -> Result<(), ScimError> {
+    let already = resource::missing_required(before, &rt.schema);
+    let removed: Vec<String> = resource::missing_required(after, &rt.schema)
+        .into_iter()
+        .filter(|m| !already.contains(m))
+        .collect();
+    if removed.is_empty() {
+        Ok(())
+    } else {
+        Err(ScimError::invalid_value(format!(
+            "required attribute(s) missing: {}",
+            removed.join(", ")
         )))
     }
 }

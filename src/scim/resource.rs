@@ -559,7 +559,17 @@ fn required_in(obj: &Map<String, Value>, defs: &[AttributeDef], prefix: &str, mi
     // Read-only attributes are assigned by the service provider, never by the client.
     for def in defs.iter().filter(|d| d.mutability.writable()) {
         match get_ci(obj, &def.name).filter(|v| has_value(v)) {
-            None if def.required => missing.push(format!("{prefix}{}", def.name)),
+            // An absent complex attribute is reported by the required sub-attributes it lacks
+            // (`name.familyName`), which is what the client has to send.
+            None if def.required => {
+                let subs: Vec<&AttributeDef> = (def.sub_attributes.iter())
+                    .filter(|s| s.required && s.mutability.writable())
+                    .collect();
+                if subs.is_empty() {
+                    missing.push(format!("{prefix}{}", def.name));
+                }
+                missing.extend(subs.iter().map(|s| format!("{prefix}{}.{}", def.name, s.name)));
+            }
             None => {}
             Some(value) => required_subs(value, def, prefix, missing),
         }

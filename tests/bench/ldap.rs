@@ -653,11 +653,14 @@ fn gateway_filter(
     }
 }
 
+/// `paged`: with the Simple Paged Results control the gateway sends (page size 500), to
+/// tell the directory's share of the difference from the gateway's.
 fn direct_filter(
     conns: &[Ldap],
     attrs: &Arc<Vec<String>>,
     users: usize,
     offset: usize,
+    paged: bool,
 ) -> impl Fn(usize, usize) -> BoxedOutcome + Send + Sync + 'static {
     let (conns, attrs) = (conns.to_vec(), attrs.clone());
     move |w, n| {
@@ -668,6 +671,12 @@ fn direct_filter(
             seed_uid(pick(n + offset, users))
         );
         Box::pin(async move {
+            if paged {
+                ldap.with_controls(ldap3::controls::PagedResults {
+                    size: 500,
+                    cookie: Vec::new(),
+                });
+            }
             let (entries, _) = ldap
                 .search(PEOPLE, Scope::Subtree, &filter, attrs.as_slice())
                 .await
@@ -766,7 +775,12 @@ async fn run() {
         (&k_small, &small, &gw_small, &conns_small, sz.small_users),
     ] {
         // Warm-up with other uids: caches, the gateway's pool.
-        load(CONCURRENCY, sz.warmup, direct_filter(conns, &attrs, users, 1 << 40)).await;
+        load(
+            CONCURRENCY,
+            sz.warmup,
+            direct_filter(conns, &attrs, users, 1 << 40, false),
+        )
+        .await;
         load(
             CONCURRENCY,
             sz.warmup,
@@ -777,7 +791,7 @@ async fn run() {
             s,
             gw,
             sz.smoke,
-            load(CONCURRENCY, sz.seconds, direct_filter(conns, &attrs, users, 0)),
+            load(CONCURRENCY, sz.seconds, direct_filter(conns, &attrs, users, 0, false)),
         )
         .await;
         report.row(
@@ -785,6 +799,20 @@ async fn run() {
             &direct,
             &extra,
         );
+        if users == sz.users {
+            let (paged, extra) = measured(
+                s,
+                gw,
+                sz.smoke,
+                load(CONCURRENCY, sz.seconds, direct_filter(conns, &attrs, users, 0, true)),
+            )
+            .await;
+            report.row(
+                &format!("filter uid eq, {label} entries: direct ldap3, paged control (info)"),
+                &paged,
+                &extra,
+            );
+        }
         let (gateway, extra) = measured(
             s,
             gw,
