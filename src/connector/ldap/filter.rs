@@ -602,4 +602,27 @@ mod tests {
         unsupported(&e, Some(&ordered), &f, &mut out);
         assert_eq!(out.len(), 2, "uid has no ordering rule: {out:?}");
     }
+    #[test]
+    fn an_existing_entry_is_blamed_on_the_attribute_the_directory_names() {
+        let e = users();
+        assert_eq!(
+            super::super::LdapConnector::conflicting_field(&e, "Entry Already Exists"),
+            "uid"
+        );
+        assert_eq!(
+            super::super::LdapConnector::conflicting_field(&e, "mail: value already in use"),
+            "mail"
+        );
+        let samba = "00002071: samldb: samAccountName 'cline' already in use!";
+        assert_eq!(
+            super::super::LdapConnector::conflicting_field(&e, samba),
+            "uid",
+            "not a field of this entity"
+        );
+        // Only whole words count: the `cn` in `cname` is not the cn field.
+        assert_eq!(
+            super::super::LdapConnector::conflicting_field(&e, "the cname is taken"),
+            "uid"
+        );
+    }
 }

@@ -1293,8 +1293,10 @@ impl LdapConnector {
         let (dn, add, exop) = self.plan_create(e, record, &dn_of)?;
         let parent = dn::parent(&dn);
         self.write(&mut conn, &add).await.map_err(|err| match err {
+            // `entryAlreadyExists` is about the DN unless the directory names another attribute
+            // (AD and Samba: "samAccountName '…' already in use").
             ConnectorError::Conflict { field: None, detail } => ConnectorError::Conflict {
-                field: Some(e.cfg.rdn.clone()),
+                field: Some(Self::conflicting_field(e, &detail)),
                 detail,
             },
             other => Self::missing_parent(other, &parent),
@@ -1337,6 +1339,27 @@ impl LdapConnector {
                 Err(err)
             }
         }
+    }
+
+    /// The mapped field a uniqueness message names, the naming attribute otherwise.
+    fn conflicting_field(e: &Entity, detail: &str) -> String {
+        let text = detail.to_ascii_lowercase();
+        let named = |f: &&String| {
+            let f = f.to_ascii_lowercase();
+            text.match_indices(&f).any(|(at, _)| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + f.len()..].chars().next();
+                let word = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
+                word(before) && word(after)
+            })
+        };
+        e.spec
+            .fields
+            .iter()
+            .filter(|f| !f.eq_ignore_ascii_case(&e.cfg.rdn))
+            .find(named)
+            .cloned()
+            .unwrap_or_else(|| e.cfg.rdn.clone())
     }
 
     /// `noSuchObject` from an add or a move names the parent, not the entry: the request
