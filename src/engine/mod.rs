@@ -256,7 +256,7 @@ impl Endpoint {
     ) -> Result<Resource, ScimError> {
         let new = new_record(rt, body)?;
         self.check_unique(rt, &new.fields, None).await?;
-        let stored = self.connector.create(rt.entity, &new).await?;
+        let stored = (self.connector.create(rt.entity, &new).await).map_err(|e| in_scim_terms(rt, e))?;
         let refs = self.refs(base_url);
         Ok(self.render(&stored, rt, &refs, Some(projection)))
     }
@@ -383,7 +383,8 @@ impl Endpoint {
         };
         self.connector
             .modify(rt.entity, id, changes, expected.as_deref())
-            .await?;
+            .await
+            .map_err(|e| in_scim_terms(rt, e))?;
         Ok(())
     }
 
@@ -513,6 +514,44 @@ fn check_required(view: &Json, rt: &ResourceType) -> Result<(), ScimError> {
             missing.join(", ")
         )))
     }
+}
+
+/// A write error that names a backend field, renamed to the SCIM attribute mapped to it: the
+/// client sent `userName`, not `uid`. A field no attribute maps (a computed one) keeps its name.
+fn in_scim_terms(rt: &ResourceType, e: crate::connector::ConnectorError) -> ScimError {
+    use crate::connector::ConnectorError;
+    use crate::mapping::model::Target;
+    let scim_name = |field: String| {
+        rt.attrs
+            .iter()
+            .find(|m| match &m.target {
+                Target::Field { field: f, .. }
+                | Target::Predicate { field: f, .. }
+                | Target::Typed { field: f, .. }
+                | Target::Reference { field: f, .. } => f.eq_ignore_ascii_case(&field),
+                _ => false,
+            })
+            .map_or(field, |m| match &m.target {
+                Target::Typed { type_value, .. } => format!(
+                    "{}[type eq \"{type_value}\"].{}",
+                    m.path.attr,
+                    m.path.sub.as_deref().unwrap_or("value")
+                ),
+                _ => m.path.to_string(),
+            })
+    };
+    let renamed = match e {
+        ConnectorError::Conflict { field, detail } => ConnectorError::Conflict {
+            field: field.map(scim_name),
+            detail,
+        },
+        ConnectorError::InvalidValue { field, detail } => ConnectorError::InvalidValue {
+            field: field.map(scim_name),
+            detail,
+        },
+        other => other,
+    };
+    ScimError::from(renamed)
 }
 
 /// A PATCH may not remove a required attribute. One the stored resource already lacks (a

@@ -1288,6 +1288,16 @@ async fn unseen_layout_edges() {
         )
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["scimType"], "invalidValue", "{}", r.body);
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("emails[type eq \"work\"].value"),
+        "names the SCIM attribute: {detail}"
+    );
+    assert!(
+        !detail.contains("mail ") && !detail.contains("IA5"),
+        "no directory internals: {detail}"
+    );
     assert!(entry(&s, STAFF, "(cn=edge-c)").await.is_none());
 
     // A rename onto a taken userName is 409, and the entry keeps its DN.
