@@ -284,58 +284,20 @@ async fn list(gw: &Gateway, resource: &str, filter: &str, extra: &str) -> Json {
 // 1. scim2-tester
 // ---------------------------------------------------------------------------------------------
 
-fn python() -> String {
-    std::env::var("SCIMGATE_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unseen_layout_passes_scim2_tester() {
-    let available = Command::new(python())
-        .args(["-c", "import scim2_tester, scim2_client.engines.httpx2"])
-        .status()
-        .is_ok_and(|st| st.success());
-    if !available {
-        assert!(
-            std::env::var("SCIMGATE_REQUIRE_CONFORMANCE").is_err(),
-            "scim2-tester is not installed: pip install 'scim2-tester[httpx2]==0.5.2'"
-        );
-        eprintln!("SKIPPED: scim2-tester is not installed (tests/run-all.sh installs it)");
+    if !crate::conformance::tester_available() {
         return;
     }
     let Some((_s, gw)) = start().await else {
         return;
     };
-    let script = repo("tests/conformance/scim2_tester_run.py");
-    let base = gw.base.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python())
-            .arg(script)
-            .arg(base)
-            .arg(harness::TOKEN)
-            // `active` is derived from employeeType (false exactly when it is "disabled"):
-            // it always has a value, and removing it removes the marker, so it reads true
-            // afterwards. RFC 7643 §4.1 leaves `active`'s meaning to the service provider and
-            // RFC 7644 §3.5.2.2 lets a server give a removed attribute its default.
-            .arg("--allow=did not remove attribute 'active'")
-            .output()
-            .expect("run python")
-    })
-    .await
-    .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let failures: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("SUCCESS")).collect();
-    // Allowed findings and skips are shown even when the run passes.
-    eprintln!("scim2-tester, every line that is not SUCCESS:\n{}", failures.join("\n"));
-    assert!(
-        output.status.success(),
-        "scim2-tester reported failures:\n{}\n{}",
-        failures.join("\n"),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    eprintln!(
-        "scim2-tester on the unseen layout: {}",
-        stdout.lines().last().unwrap_or_default()
-    );
+    // `active` is derived from employeeType (false exactly when it is "disabled"): it always
+    // has a value, and removing it removes the marker, so it reads true afterwards. RFC 7643
+    // §4.1 leaves `active`'s meaning to the service provider and RFC 7644 §3.5.2.2 lets a
+    // server give a removed attribute its default.
+    let summary = crate::conformance::run_tester(&gw.base, &["did not remove attribute 'active'"]).await;
+    eprintln!("scim2-tester on the unseen layout: {summary}");
 }
 
 /// The mapping's own offline cases (`[[User.test]]`, `[[Group.test]]`): what each request
