@@ -17,14 +17,7 @@ fn bulk_filter() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn totals_and_pages_past_the_size_limit() {
     let Some(s) = server() else { return };
-    let gw = gateway_with(
-        s,
-        Setup {
-            server: SERVER,
-            ..Default::default()
-        },
-    )
-    .await;
+    let gw = paging_gateway(s).await;
     const { assert!(BULK_USERS > slapd::SIZE_LIMIT) };
     // count=0: the total only.
     let r = gw.get(&format!("/Users?filter={}&count=0", bulk_filter())).await;
@@ -81,14 +74,7 @@ async fn totals_and_pages_past_the_size_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cursor_paging_when_offered() {
     let Some(s) = server() else { return };
-    let gw = gateway_with(
-        s,
-        Setup {
-            server: SERVER,
-            ..Default::default()
-        },
-    )
-    .await;
+    let gw = paging_gateway(s).await;
     let spc = gw.get("/ServiceProviderConfig").await;
     if spc.body["pagination"]["cursor"] != json!(true) {
         eprintln!(
@@ -136,14 +122,7 @@ async fn cursor_paging_when_offered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sort_is_right_or_refused() {
     let Some(s) = server() else { return };
-    let gw = gateway_with(
-        s,
-        Setup {
-            server: SERVER,
-            ..Default::default()
-        },
-    )
-    .await;
+    let gw = paging_gateway(s).await;
     let sorted_offered = gw.get("/ServiceProviderConfig").await.body["sort"]["supported"] == json!(true);
     for (order, first, last) in [
         (
@@ -267,14 +246,7 @@ const WINDOWS: [(usize, usize); 9] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offset_windows_are_slices_of_the_full_listing() {
     let Some(s) = server() else { return };
-    let gw = gateway_with(
-        s,
-        Setup {
-            server: SERVER,
-            ..Default::default()
-        },
-    )
-    .await;
+    let gw = paging_gateway(s).await;
     let vlv = vlv_offered(s).await;
     for sort in ["", "&sortBy=userName", "&sortBy=userName&sortOrder=descending"] {
         let r = gw
@@ -407,4 +379,16 @@ async fn vlv_windows_do_not_transfer_the_skipped_entries() {
             "{sort} startIndex={start} count={count}: slapd sent {sent} entries"
         );
     }
+}
+
+/// The shipped profile with the paging limits of [`SERVER`].
+async fn paging_gateway(s: &crate::slapd::Slapd) -> crate::harness::Gateway {
+    gateway_with(
+        s,
+        Setup {
+            server: SERVER,
+            ..Default::default()
+        },
+    )
+    .await
 }
